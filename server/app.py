@@ -1,0 +1,73 @@
+"""create_app(): the Starlette app of one node, with the JSON API mounted at /api."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import cast
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Mount
+from starlette.types import ASGIApp
+
+from server.api.app import create_api
+from server.auth.sessions import SessionMiddleware
+from server.crypto.fields import FieldCipher
+from server.db import Database
+from server.errors import EXCEPTION_HANDLERS, csrf_rejected
+from server.routes import ROUTES
+from server.settings import Settings
+from server.templating import ASSETS
+from server.web import (
+    CsrfMiddleware,
+    IdentityMiddleware,
+    RequestLogMiddleware,
+    SecurityHeadersMiddleware,
+)
+
+log = logging.getLogger("yichuang")
+
+
+def create_app(settings: Settings) -> Starlette:
+    db = Database(settings.effective_database_url)
+    api = create_api(settings=settings, db=db)
+    if "vendor/htmx.min.js" not in ASSETS:
+        log.warning("htmx is not installed (pwa/node_modules): pages work, but without htmx")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with api.lifespan():
+            yield
+        await db.dispose()
+
+    app = Starlette(
+        routes=[*ROUTES, Mount("/api", app=cast(ASGIApp, api), name="api")],
+        middleware=[
+            Middleware(RequestLogMiddleware),
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(GZipMiddleware, minimum_size=800),
+            Middleware(
+                SessionMiddleware, secret_key=settings.session_key, max_age=settings.session_max_age
+            ),
+            Middleware(IdentityMiddleware, db=db),
+            Middleware(CsrfMiddleware, reject=csrf_rejected),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.cipher = FieldCipher(settings.data_key)
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """For uvicorn's factory mode: the data directory comes from YICHUANG_DATA."""
+    from server.cli import configure_logging
+    from server.settings import load_settings
+
+    configure_logging()
+    return create_app(load_settings())

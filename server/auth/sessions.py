@@ -1,0 +1,89 @@
+"""Sessions in a signed cookie (itsdangerous), and the CSRF token that lives in them.
+
+The cookie holds the user id, the user's session epoch (bumped on password change, so older
+cookies die), the CSRF token and the time it was issued. It is HttpOnly and SameSite=Lax, and
+Secure whenever the request came over HTTPS (directly or through Caddy).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from itsdangerous import BadSignature, TimestampSigner
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+COOKIE_NAME = "yc_session"
+
+
+class Session(dict[str, Any]):
+    """The session dict; writing to it marks it for a new cookie."""
+
+    modified = False
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.modified = True
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.modified = True
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self.modified = True
+        super().clear()
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.modified = True
+        return super().pop(key, *default)
+
+
+def csrf_token(session: dict[str, Any]) -> str:
+    """The session's CSRF token, made on first use."""
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        session["csrf"] = token
+    return token
+
+
+class SessionMiddleware:
+    def __init__(self, app: ASGIApp, *, secret_key: bytes, max_age: int) -> None:
+        self.app = app
+        self.signer = TimestampSigner(secret_key, salt="yichuang.session")
+        self.max_age = max_age
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        connection = HTTPConnection(scope)
+        session = Session()
+        raw = connection.cookies.get(COOKIE_NAME)
+        if raw:
+            try:
+                data = json.loads(self.signer.unsign(raw.encode(), max_age=self.max_age))
+                if isinstance(data, dict):
+                    dict.update(session, data)
+            except (BadSignature, ValueError):
+                session.modified = True  # drop the bad cookie
+        scope["session"] = session
+        secure = scope.get("scheme") in ("https", "wss")
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and session.modified:
+                headers = MutableHeaders(scope=message)
+                flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
+                if session:
+                    payload = json.dumps(dict(session), separators=(",", ":")).encode()
+                    value = self.signer.sign(payload).decode()
+                    cookie = f"{COOKIE_NAME}={value}; Max-Age={self.max_age}{flags}"
+                else:
+                    cookie = f"{COOKIE_NAME}=; Max-Age=0{flags}"
+                headers.append("Set-Cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

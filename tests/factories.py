@@ -1,0 +1,118 @@
+"""Plain factories: org units, users with known passwords, windows, and the named personas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+
+from server.auth.models import Role, User
+from server.db import Database
+from server.org.actions import do_ensure_node_units, do_ensure_org_unit
+from server.users.actions import UserFields, do_create_user
+from server.windows.actions import WindowFields, do_create_window
+from server.windows.models import Window
+
+PASSWORD = "test-pass-2026"
+TOWNSHIP = "990102101000"
+VILLAGE = "990102101201"
+OTHER_VILLAGE = "990102101202"
+OTHER_TOWNSHIP = "990102102000"
+
+
+async def make_user(app: Starlette, **over: Any) -> User:
+    """A user with the known PASSWORD and no forced password change, unless told otherwise."""
+    db: Database = app.state.db
+    role = over.pop("role", Role.CLERK)
+    username = over.pop("username", f"{role}.{over.get('org_unit_code', TOWNSHIP)[-4:]}")
+    fields = UserFields(
+        username=username,
+        display_name=over.pop("display_name", "测试用户"),
+        phone=over.pop("phone", ""),
+        role=role,
+        org_unit_code=over.pop("org_unit_code", TOWNSHIP),
+    )
+    async with db.session() as session:
+        return await do_create_user(
+            session=session,
+            cipher=app.state.cipher,
+            actor=None,
+            fields=fields,
+            password=over.pop("password", PASSWORD),
+            must_change_password=over.pop("must_change_password", False),
+        )
+
+
+async def make_window(app: Starlette, **over: Any) -> Window:
+    db: Database = app.state.db
+    fields = WindowFields(
+        number=over.pop("number", 1),
+        name=over.pop("name", "综合受理窗口"),
+        is_general=over.pop("is_general", True),
+        post_a_id=over.pop("post_a_id", None),
+        post_b_id=over.pop("post_b_id", None),
+        active=over.pop("active", True),
+    )
+    async with db.session() as session:
+        return await do_create_window(
+            session=session,
+            actor=None,
+            org_unit_code=over.pop("org_unit_code", TOWNSHIP),
+            fields=fields,
+        )
+
+
+@dataclass
+class Personas:
+    """One user per role in the township, plus the org units around them."""
+
+    by_role: dict[str, User] = field(default_factory=dict)
+    window: Window | None = None
+
+    @property
+    def admin(self) -> User:
+        return self.by_role[Role.ADMIN]
+
+    @property
+    def village_clerk(self) -> User:  # the village agent, as STYLE.md names the persona
+        return self.by_role[Role.VILLAGE_AGENT]
+
+    @property
+    def township_officer(self) -> User:
+        return self.by_role[Role.CLERK]
+
+
+async def make_org_units(app: Starlette) -> None:
+    db: Database = app.state.db
+    async with db.session() as session:
+        await do_ensure_node_units(session=session, settings=app.state.settings)
+        for code, name in ((VILLAGE, "青山村"), (OTHER_VILLAGE, "石桥村")):
+            await do_ensure_org_unit(
+                session=session, code=code, name=name, level="village", parent_code=TOWNSHIP
+            )
+        await do_ensure_org_unit(
+            session=session,
+            code=OTHER_TOWNSHIP,
+            name="白水乡",
+            level="township",
+            parent_code="990102",
+        )
+        await session.commit()
+
+
+async def make_personas(app: Starlette) -> Personas:
+    await make_org_units(app)
+    personas = Personas()
+    for role in Role:
+        unit = VILLAGE if role == Role.VILLAGE_AGENT else TOWNSHIP
+        personas.by_role[role] = await make_user(
+            app,
+            role=role,
+            username=f"p.{role.value.replace('_', '-')}",
+            org_unit_code=unit,
+            display_name=f"{role.value}测试",
+        )
+    clerk, lead = personas.by_role[Role.CLERK], personas.by_role[Role.WINDOW_LEAD]
+    personas.window = await make_window(app, post_a_id=clerk.id, post_b_id=lead.id)
+    return personas

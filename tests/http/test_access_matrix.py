@@ -1,0 +1,100 @@
+"""Every route, every role: who gets the page, who is refused, who is sent to sign in.
+
+A new route without a row here fails `test_every_route_is_in_the_matrix`, so nothing is
+added without someone deciding who may use it.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from server.auth.models import Role
+from server.routes import ROUTES
+from tests.conftest import csrf_of, make_client, sign_in
+from tests.factories import PASSWORD, Personas
+
+ANON = "anonymous"
+ROLES = [ANON, *[role.value for role in Role]]
+SIGNIN = "signin"  # expected: a redirect to the sign-in page
+
+# (method, path template, {role: expected}); "*" is every signed-in role.
+STAFF_VIEW: dict[str, int | str] = {Role.ADMIN: 200, Role.WINDOW_LEAD: 200, Role.SUPERVISOR: 200}
+MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
+    ("GET", "/", {ANON: SIGNIN, "*": 200}),
+    ("GET", "/signin", {ANON: 200, "*": 303}),
+    ("POST", "/signin", {ANON: 422, "*": 422}),
+    ("POST", "/signout", {ANON: 303, "*": 303}),
+    ("GET", "/account/password", {ANON: SIGNIN, "*": 200}),
+    ("POST", "/account/password", {ANON: SIGNIN, "*": 422}),
+    ("GET", "/admin/users", {ANON: SIGNIN, "*": 403, Role.ADMIN: 200}),
+    ("GET", "/admin/users/new", {ANON: SIGNIN, "*": 403, Role.ADMIN: 200}),
+    ("POST", "/admin/users", {ANON: SIGNIN, "*": 403, Role.ADMIN: 422}),
+    ("GET", "/admin/users/{user_id}", {ANON: SIGNIN, "*": 403, Role.ADMIN: 200}),
+    ("POST", "/admin/users/{user_id}", {ANON: SIGNIN, "*": 403, Role.ADMIN: 422}),
+    ("POST", "/admin/users/{user_id}/password", {ANON: SIGNIN, "*": 403, Role.ADMIN: 200}),
+    ("GET", "/admin/windows", {ANON: SIGNIN, "*": 403, **STAFF_VIEW}),
+    ("GET", "/admin/windows/new", {ANON: SIGNIN, "*": 403, Role.ADMIN: 200}),
+    ("POST", "/admin/windows", {ANON: SIGNIN, "*": 403, Role.ADMIN: 422}),
+    ("GET", "/admin/windows/{window_id}", {ANON: SIGNIN, "*": 403, **STAFF_VIEW}),
+    ("POST", "/admin/windows/{window_id}", {ANON: SIGNIN, "*": 403, Role.ADMIN: 422}),
+    ("GET", "/static/{path}", {ANON: 200, "*": 200}),
+    ("GET", "/api/health", {ANON: 200, "*": 200}),
+    ("GET", "/api/me", {ANON: 401, "*": 200}),
+    ("GET", "/api/schema", {ANON: 200, "*": 200}),
+]
+
+
+def expected(row: dict[str, int | str], role: str) -> int | str:
+    return row.get(role, row.get("*", 0)) if role != ANON else row[ANON]
+
+
+def test_every_route_is_in_the_matrix() -> None:
+    covered = {(method, path) for method, path, _ in MATRIX}
+    for route in ROUTES:
+        assert isinstance(route, Route)
+        path = route.path.replace(":int", "").replace(":path", "")
+        for method in (route.methods or set()) - {"HEAD"}:
+            assert (method, path) in covered, f"{method} {path} has no row in the access matrix"
+
+
+async def _walk(client: httpx.AsyncClient, personas: Personas) -> list[str]:
+    """Request every row; return the mismatches as readable lines."""
+    role_of_client = client.headers.get("x-test-role", ANON)
+    # The target of the admin row is another account, never the admin's own.
+    target = personas.by_role[Role.CLERK].id
+    assert personas.window is not None
+    filled = {"user_id": str(target), "window_id": str(personas.window.id), "path": "css/app.css"}
+    problems = []
+    for method, template, row in MATRIX:
+        path = template.format(**filled)
+        want = expected(row, role_of_client)
+        if method == "GET":
+            response = await client.get(path)
+        else:
+            token = await csrf_of(
+                client, "/account/password" if role_of_client != ANON else "/signin"
+            )
+            response = await client.post(path, data={"csrf_token": token})
+        got: int | str = response.status_code
+        if got == 303 and response.headers["location"].startswith("/signin?next="):
+            got = SIGNIN
+        if got != want:
+            problems.append(f"{role_of_client:>14} {method} {path}: expected {want}, got {got}")
+        if role_of_client != ANON and method == "POST" and path == "/signout":
+            # Signing out ended the session: sign in again for the rows that follow.
+            await sign_in(client, personas.by_role[role_of_client].username, PASSWORD)
+    return problems
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_role_by_route(app: Starlette, personas: Personas, role: str) -> None:
+    async with make_client(app) as client:
+        client.headers["x-test-role"] = role
+        if role != ANON:
+            response = await sign_in(client, personas.by_role[role].username, PASSWORD)
+            assert response.status_code == 303, response.text
+        problems = await _walk(client, personas)
+    assert not problems, "\n" + "\n".join(problems)
