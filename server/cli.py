@@ -20,7 +20,7 @@ from server.db import Database, migrate
 from server.demo import load_demo, save_logins
 from server.forms import ValidationFailed
 from server.org.actions import do_ensure_node_units, do_ensure_org_unit
-from server.org.codes import RegionCodeError, level_of, normalise
+from server.org.codes import RegionCodeError, level_of, normalise, within
 from server.settings import NODE_ROLES, Settings, SettingsError, init_data_dir, load_settings
 from server.users.actions import UserFields, do_create_user, temporary_password
 
@@ -178,6 +178,8 @@ def cmd_org_add(args: argparse.Namespace) -> None:
     parent = code[:6] if level == "township" else code[:9] + "000"
     if level == "county":
         raise CliError("这里只能添加乡镇或村；县级单位由 init 设定")
+    if not within(code, settings.region_code):
+        raise CliError(f"{code} 不在本节点（{settings.region_code}）的辖区内")
 
     async def work(db: Database, _cipher: FieldCipher) -> None:
         async with db.session() as session:

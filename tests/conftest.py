@@ -12,6 +12,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from server.app import create_app
 from server.db import migrate, sync_url
 from server.models import metadata
 from server.settings import Settings, init_data_dir, load_settings
-from tests.factories import Personas, make_personas
+from tests.factories import PASSWORD, Personas, make_personas
 
 PG_ENV = "TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -216,3 +217,14 @@ async def post_form(
     """A form post as the browser sends it: with the CSRF token from a page of the session."""
     token = await csrf_of(client, page)
     return await client.post(path, data={**data, "csrf_token": token})
+
+
+@asynccontextmanager
+async def signed_in(
+    app: Starlette, login: str, password: str = PASSWORD
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with a session of `login`, signed in through the real form."""
+    async with make_client(app) as client:
+        response = await sign_in(client, login, password)
+        assert response.status_code == 303, f"{login} could not sign in: {response.status_code}"
+        yield client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.org.codes import Level, validate
+from server.org.codes import Level, RegionCodeError, validate
 from server.org.models import OrgUnit
 from server.settings import Settings
 
@@ -14,6 +14,8 @@ async def do_ensure_org_unit(
 ) -> OrgUnit:
     """Create the unit if it does not exist yet (and keep its name up to date); no commit."""
     code = validate(code, level, parent_code or "")
+    if parent_code and await session.get(OrgUnit, parent_code) is None:
+        raise RegionCodeError(f"上级单位 {parent_code} 还不存在，请先添加它")
     unit = await session.get(OrgUnit, code)
     if unit is None:
         unit = OrgUnit(code=code, name=name, level=level, parent_code=parent_code)

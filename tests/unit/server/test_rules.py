@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from server.auth.passwords import password_problem
+from server.context import safe_next
+from server.users.actions import temporary_password
+from server.users.rules import normalise_phone, phone_problem, role_problem, username_problem
+
+
+@pytest.mark.parametrize(
+    ("password", "ok"),
+    [("short1", False), ("12345678", False), ("abcdefgh", False), ("abcd1234", True)],
+)
+def test_password_rules(password: str, ok: bool) -> None:
+    assert (password_problem(password) is None) is ok
+
+
+def test_temporary_passwords_pass_the_rules_and_differ() -> None:
+    words = {temporary_password() for _ in range(20)}
+    assert len(words) == 20
+    assert all(password_problem(word) is None for word in words)
+
+
+def test_phone_normalising_and_checks() -> None:
+    assert normalise_phone("+86 138-0013-8000") == "13800138000"
+    assert normalise_phone("8613800138000") == "13800138000"
+    assert phone_problem("13800138000") is None
+    assert phone_problem("") is None
+    assert "11 位" in (phone_problem("12345") or "")
+
+
+def test_usernames_and_roles() -> None:
+    assert username_problem("zhen.clerk") is None
+    assert username_problem("Ab") is not None
+    assert role_problem("village_agent", "village") is None
+    assert "村" in (role_problem("village_agent", "township") or "")
+    assert role_problem("clerk", "village") is not None
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/admin/users?page=2", "/admin/users?page=2"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        (None, "/"),
+    ],
+)
+def test_next_is_only_a_local_path(target: str | None, expected: str) -> None:
+    assert safe_next(target) == expected

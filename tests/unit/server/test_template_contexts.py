@@ -1,0 +1,62 @@
+"""Every page's template uses only what its context dataclass and the shared context give it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from jinja2 import meta, nodes
+
+from server.auth import views as auth
+from server.errors import ErrorPage
+from server.home import views as home
+from server.settings import PWA_DIR
+from server.templating import templates
+from server.users import views as users
+from server.windows import views as windows
+
+SHARED = {"request", "user", "node", "csrf_token", "flash"}
+PAGES: dict[str, type] = {
+    "auth/signin.html": auth.SigninPage,
+    "auth/password.html": auth.PasswordPage,
+    "home/index.html": home.HomePage,
+    "users/list.html": users.UserListPage,
+    "users/form.html": users.UserFormPage,
+    "users/password.html": users.PasswordIssuedPage,
+    "windows/list.html": windows.WindowListPage,
+    "windows/form.html": windows.WindowFormPage,
+    "errors/error.html": ErrorPage,
+}
+
+
+def _undeclared(name: str) -> set[str]:
+    source = (PWA_DIR / "templates" / name).read_text(encoding="utf-8")
+    tree = templates.env.parse(source)
+    imported = {
+        name if isinstance(name, str) else name[1]
+        for node in tree.find_all(nodes.FromImport)
+        for name in node.names
+    }
+    return meta.find_undeclared_variables(tree) - set(templates.env.globals) - imported
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_template_uses_only_its_context(name: str) -> None:
+    fields = {field.name for field in dataclasses.fields(PAGES[name])}
+    assert _undeclared(name) <= fields | SHARED, _undeclared(name) - fields - SHARED
+
+
+def test_every_page_template_has_a_context() -> None:
+    root = PWA_DIR / "templates"
+    pages = {
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*.html")
+        if path.parent != root and path.parent.name != "components"
+    }
+    assert pages == set(PAGES), "a page template without a context dataclass"
+
+
+def test_base_uses_only_the_shared_context() -> None:
+    assert _undeclared("base.html") <= SHARED
+    assert Path(PWA_DIR / "templates" / "base.html").exists()
