@@ -37,6 +37,7 @@ def configure_logging() -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter is not news
 
 
 def _run(settings: Settings, work: Callable[[Database, FieldCipher], Awaitable[T]]) -> T:
