@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from server.auth.actions import do_create_token
 from server.auth.models import ROLE_NAMES, User
+from server.calendar.actions import do_seed_calendar
 from server.crypto.fields import FieldCipher
 from server.db import Database, migrate
 from server.demo import load_demo, save_logins
@@ -52,13 +53,16 @@ def _run(settings: Settings, work: Callable[[Database, FieldCipher], Awaitable[T
 
 
 def _prepare(args: argparse.Namespace) -> Settings:
-    """Load settings, migrate, make sure the node's own org units exist."""
+    """Load settings, migrate, make sure the node's own org units and the calendar exist."""
     settings = load_settings(args.data)
     migrate(settings.effective_database_url)
 
     async def units(db: Database, _cipher: FieldCipher) -> None:
         async with db.session() as session:
             await do_ensure_node_units(session=session, settings=settings)
+            # The holiday calendar from the package, for the years not yet present; a year the
+            # county entered (or synced down from it) is never overwritten.
+            await do_seed_calendar(session=session)
 
     _run(settings, units)
     return settings

@@ -14,6 +14,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.auth.models import Role, User
+from server.catalog.demo import load_demo_catalogue
 from server.crypto.fields import FieldCipher
 from server.org.actions import do_ensure_node_units, do_ensure_org_unit
 from server.settings import Settings
@@ -141,6 +142,7 @@ async def load_demo(session: AsyncSession, cipher: FieldCipher, settings: Settin
             await do_create_window(
                 session=session, actor=None, org_unit_code=settings.region_code, fields=fields
             )
+    await load_demo_catalogue(session, settings)
     return lines
 
 

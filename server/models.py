@@ -4,9 +4,34 @@ from sqlmodel import SQLModel
 
 from server.audit.models import AuditLog
 from server.auth.models import ApiToken, SignInFailure, User
+from server.calendar.models import CalendarDay, CalendarYear
+from server.catalog.models import (
+    CatalogItem,
+    CatalogItemVersion,
+    CatalogMaterial,
+    TownshipItem,
+    WindowItem,
+)
 from server.org.models import OrgUnit
+from server.policy.models import PolicySetting
 from server.windows.models import Window
 
 metadata = SQLModel.metadata
 
-__all__ = ["ApiToken", "AuditLog", "OrgUnit", "SignInFailure", "User", "Window", "metadata"]
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "CalendarDay",
+    "CalendarYear",
+    "CatalogItem",
+    "CatalogItemVersion",
+    "CatalogMaterial",
+    "OrgUnit",
+    "PolicySetting",
+    "SignInFailure",
+    "TownshipItem",
+    "User",
+    "Window",
+    "WindowItem",
+    "metadata",
+]

@@ -9,7 +9,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.auth import views as auth
+from server.calendar import views as calendar
+from server.catalog import grants, transfer_views
+from server.catalog import views as catalog
+from server.catalog.guide import guide_show
 from server.home import views as home
+from server.policy import views as policy
 from server.static import static_file
 from server.users import views as users
 from server.windows import views as windows
@@ -47,6 +52,33 @@ ROUTES: list[BaseRoute] = [
     post("/admin/windows", windows.window_create),
     get("/admin/windows/{window_id:int}", windows.window_show),
     post("/admin/windows/{window_id:int}", windows.window_update),
+    # catalogue (the county edits; everyone signed in reads; each centre claims its items)
+    get("/catalog", catalog.catalog_list),
+    get("/catalog/new", catalog.catalog_new),
+    post("/catalog", catalog.catalog_create),
+    get("/catalog/claims", catalog.catalog_claims),
+    post("/catalog/claims", catalog.catalog_claims_update),
+    get("/catalog/export.xlsx", transfer_views.catalog_export_xlsx),
+    get("/catalog/export.csv", transfer_views.catalog_export_csv),
+    get("/catalog/import", transfer_views.catalog_import_form),
+    post("/catalog/import", transfer_views.catalog_import_preview),
+    post("/catalog/import/confirm", transfer_views.catalog_import_confirm),
+    get("/catalog/{item_id:int}", catalog.catalog_show),
+    get("/catalog/{item_id:int}/edit", catalog.catalog_edit),
+    post("/catalog/{item_id:int}", catalog.catalog_update),
+    get("/catalog/{item_id:int}/compare", catalog.catalog_compare),
+    post("/catalog/{item_id:int}/status", catalog.catalog_set_status),
+    get("/admin/windows/{window_id:int}/items", grants.window_items),
+    post("/admin/windows/{window_id:int}/items", grants.window_items_update),
+    # the county's local rules
+    get("/admin/policy", policy.policy_show),
+    post("/admin/policy", policy.policy_update),
+    # calendar (every staff role reads it; the county's admin keeps it)
+    get("/admin/calendar", calendar.calendar_list),
+    get("/admin/calendar/{year:int}", calendar.calendar_show),
+    post("/admin/calendar/{year:int}", calendar.calendar_update),
+    # public
+    get("/guide/{code}", guide_show),
     # static assets
     get("/static/{path:path}", static_file),
 ]

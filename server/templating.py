@@ -97,6 +97,26 @@ def nl2br(text: str) -> Markup:
 templates.env.filters["nl2br"] = nl2br
 
 
+class LazyCsrfToken:
+    """The session's CSRF token, made only when a template prints it.
+
+    A public page without a form (the service guide) then sets no cookie, so a shared cache
+    may keep it without handing one visitor's session to the next.
+    """
+
+    def __init__(self, session: dict[str, Any] | None) -> None:
+        self.session = session
+
+    def __str__(self) -> str:
+        return csrf_token(self.session) if self.session is not None else ""
+
+    def __html__(self) -> str:
+        return str(self)
+
+    def __bool__(self) -> bool:
+        return self.session is not None
+
+
 def wants_fragment(request: Request) -> bool:
     headers = request.headers
     return (
@@ -111,7 +131,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "request": request,
         "user": request.scope.get("user"),
         "node": request.app.state.settings,
-        "csrf_token": csrf_token(request.scope["session"]) if "session" in request.scope else "",
+        "csrf_token": LazyCsrfToken(request.scope.get("session")),
         "flash": pop_flash(request) if "session" in request.scope else "",
     }
 

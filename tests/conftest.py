@@ -26,7 +26,7 @@ from server.app import create_app
 from server.db import migrate, sync_url
 from server.models import metadata
 from server.settings import Settings, init_data_dir, load_settings
-from tests.factories import PASSWORD, Personas, make_personas
+from tests.factories import PASSWORD, Personas, make_county_admin, make_personas
 
 PG_ENV = "TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -155,9 +155,9 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     return dataclasses.replace(loaded, database_url=db_url)
 
 
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    """The node's app with its whole lifespan run (Litestar's inside Starlette's).
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Starlette]:
+    """A node's app with its whole lifespan run (Litestar's inside Starlette's).
 
     The lifespan is owned by one task from start to end, since pytest may run a fixture's
     set-up and tear-down in different tasks.
@@ -172,9 +172,35 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 
     task = asyncio.create_task(own_lifespan())
     await asyncio.wait_for(started.wait(), timeout=30)
-    yield application
-    stop.set()
-    await task
+    try:
+        yield application
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The township node (青山镇, 990102101000)."""
+    async with running(settings) as application:
+        yield application
+
+
+@pytest.fixture
+async def county_app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The county node (示范县, 990102) on the same kind of database, with its admin
+    (`county.admin`, PASSWORD) and its org unit."""
+    county = dataclasses.replace(
+        settings,
+        role="county",
+        region_code="990102",
+        name="示范县政务服务中心",
+        parent_region_code="",
+        parent_name="",
+    )
+    async with running(county) as application:
+        await make_county_admin(application)
+        yield application
 
 
 @pytest.fixture

@@ -8,6 +8,10 @@ from typing import Any
 from starlette.applications import Starlette
 
 from server.auth.models import Role, User
+from server.catalog.actions import do_create_item
+from server.catalog.codes import uscc_check_char
+from server.catalog.models import CatalogItem
+from server.catalog.rules import ItemDraft, MaterialDraft
 from server.db import Database
 from server.org.actions import do_ensure_node_units, do_ensure_org_unit
 from server.users.actions import UserFields, do_create_user
@@ -69,6 +73,7 @@ class Personas:
 
     by_role: dict[str, User] = field(default_factory=dict)
     window: Window | None = None
+    item: CatalogItem | None = None
 
     @property
     def admin(self) -> User:
@@ -115,4 +120,61 @@ async def make_personas(app: Starlette) -> Personas:
         )
     clerk, lead = personas.by_role[Role.CLERK], personas.by_role[Role.WINDOW_LEAD]
     personas.window = await make_window(app, post_a_id=clerk.id, post_b_id=lead.id)
+    personas.item = await make_item(app)
     return personas
+
+
+BODY_USCC = "11990102MB0000001"  # 17 characters; the check character is computed
+
+
+def item_draft(**over: Any) -> ItemDraft:
+    """A valid promised township item; override any element."""
+    basic = over.pop("basic_code", "992000101000")
+    level = over.pop("level", "5")
+    uscc = BODY_USCC + uscc_check_char(BODY_USCC)
+    data: dict[str, Any] = {
+        "basic_code": basic,
+        "implementation_code": uscc + level + basic,
+        "name": "测试事项",
+        "item_type": "20",
+        "level": level,
+        "implementing_body": "青山镇人民政府",
+        "department": "民政办",
+        "handling_kind": "promised",
+        "statutory_limit": 20,
+        "promised_limit": 8,
+        "legal_basis": "《社会救助暂行办法》",
+        "conditions": "本镇户籍居民",
+        "process": "申请\n受理\n审查\n决定\n送达",
+        "place_and_time": "青山镇便民服务中心 1 号窗口",
+        "enquiry_phone": "0999-8800101",
+        "result_name": "审批表",
+        "materials": [
+            MaterialDraft(name="居民身份证", originals=1, copies=1),
+            MaterialDraft(name="申请书", originals=1, gap_allowed=True),
+        ],
+    }
+    data.update(over)
+    materials = data.pop("materials")
+    return ItemDraft(**data, materials=materials)
+
+
+async def make_item(app: Starlette, **over: Any) -> CatalogItem:
+    """A catalogue item created by the node itself (as the demo or the sync would)."""
+    async with app.state.db.session() as session:
+        return await do_create_item(
+            session=session, settings=app.state.settings, actor=None, draft=item_draft(**over)
+        )
+
+
+async def make_county_admin(app: Starlette) -> User:
+    """The county node's own unit and its admin, `county.admin`."""
+    async with app.state.db.session() as session:
+        await do_ensure_node_units(session=session, settings=app.state.settings)
+    return await make_user(
+        app,
+        username="county.admin",
+        role=Role.ADMIN,
+        org_unit_code="990102",
+        display_name="县管理员",
+    )

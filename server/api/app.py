@@ -18,7 +18,7 @@ from litestar.openapi.spec import Server
 from litestar.plugins.pydantic import PydanticPlugin
 
 import server
-from server.api import health, me
+from server.api import catalog, health, me
 from server.auth.access import PasswordChangeRequired, SignInRequired
 from server.db import Database
 from server.settings import Settings
@@ -57,7 +57,7 @@ def _on_validation_error(request: Request[Any, Any, Any], exc: Exception) -> Res
 def create_api(*, settings: Settings, db: Database) -> Litestar:
     return Litestar(
         state=State({"settings": settings, "db": db}),
-        route_handlers=[health.health, me.me],
+        route_handlers=[health.health, me.me, catalog.catalog],
         plugins=[PydanticPlugin(prefer_alias=True)],
         logging_config=None,  # the process configures logging once (server/cli.py)
         openapi_config=OpenAPIConfig(

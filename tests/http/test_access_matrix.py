@@ -40,10 +40,39 @@ MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
     ("POST", "/admin/windows", {ANON: SIGNIN, "*": 403, Role.ADMIN: 422}),
     ("GET", "/admin/windows/{window_id}", {ANON: SIGNIN, "*": 403, **STAFF_VIEW}),
     ("POST", "/admin/windows/{window_id}", {ANON: SIGNIN, "*": 403, Role.ADMIN: 422}),
+    # The catalogue: read by everyone signed in, edited only at the county (this is a township).
+    ("GET", "/catalog", {ANON: SIGNIN, "*": 200}),
+    ("GET", "/catalog/new", {ANON: SIGNIN, "*": 403}),
+    ("POST", "/catalog", {ANON: SIGNIN, "*": 403}),
+    ("GET", "/catalog/claims", {ANON: SIGNIN, "*": 403, Role.ADMIN: 200}),
+    ("POST", "/catalog/claims", {ANON: SIGNIN, "*": 403, Role.ADMIN: 303}),
+    # Export for everyone signed in; import only by the county's admin (refused here even to admin).
+    ("GET", "/catalog/export.xlsx", {ANON: SIGNIN, "*": 200}),
+    ("GET", "/catalog/export.csv", {ANON: SIGNIN, "*": 200}),
+    ("GET", "/catalog/import", {ANON: SIGNIN, "*": 403}),
+    ("POST", "/catalog/import", {ANON: SIGNIN, "*": 403}),
+    ("POST", "/catalog/import/confirm", {ANON: SIGNIN, "*": 403}),
+    ("GET", "/catalog/{item_id}", {ANON: SIGNIN, "*": 200}),
+    ("GET", "/catalog/{item_id}/edit", {ANON: SIGNIN, "*": 403}),
+    ("POST", "/catalog/{item_id}", {ANON: SIGNIN, "*": 403}),
+    ("GET", "/catalog/{item_id}/compare", {ANON: SIGNIN, "*": 200}),
+    ("POST", "/catalog/{item_id}/status", {ANON: SIGNIN, "*": 403}),
+    ("GET", "/admin/windows/{window_id}/items", {ANON: SIGNIN, "*": 403, **STAFF_VIEW}),
+    ("POST", "/admin/windows/{window_id}/items", {ANON: SIGNIN, "*": 403, Role.ADMIN: 303}),
+    ("GET", "/admin/policy", {ANON: SIGNIN, "*": 200}),
+    ("POST", "/admin/policy", {ANON: SIGNIN, "*": 403}),
+    # The working-day calendar: every staff role reads it; only a county's admin edits it, so on
+    # this township node even the admin is refused.
+    ("GET", "/admin/calendar", {ANON: SIGNIN, "*": 200, Role.VILLAGE_AGENT: 403}),
+    ("GET", "/admin/calendar/{year}", {ANON: SIGNIN, "*": 200, Role.VILLAGE_AGENT: 403}),
+    ("POST", "/admin/calendar/{year}", {ANON: SIGNIN, "*": 403}),
+    # The service guide is public: the catalogue is public information.
+    ("GET", "/guide/{code}", {ANON: 200, "*": 200}),
     ("GET", "/static/{path}", {ANON: 200, "*": 200}),
     ("GET", "/api/health", {ANON: 200, "*": 200}),
     ("GET", "/api/me", {ANON: 401, "*": 200}),
     ("GET", "/api/schema", {ANON: 200, "*": 200}),
+    ("GET", "/api/catalog", {ANON: 200, "*": 200}),
 ]
 
 
@@ -66,7 +95,15 @@ async def _walk(client: httpx.AsyncClient, personas: Personas) -> list[str]:
     # The target of the admin row is another account, never the admin's own.
     target = personas.by_role[Role.CLERK].id
     assert personas.window is not None
-    filled = {"user_id": str(target), "window_id": str(personas.window.id), "path": "css/app.css"}
+    assert personas.item is not None
+    filled = {
+        "user_id": str(target),
+        "window_id": str(personas.window.id),
+        "item_id": str(personas.item.id),
+        "code": personas.item.implementation_code,
+        "path": "css/app.css",
+        "year": "2026",
+    }
     problems = []
     for method, template, row in MATRIX:
         path = template.format(**filled)
