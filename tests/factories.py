@@ -147,7 +147,7 @@ def item_draft(**over: Any) -> ItemDraft:
         "conditions": "本镇户籍居民",
         "process": "申请\n受理\n审查\n决定\n送达",
         "place_and_time": "青山镇便民服务中心 1 号窗口",
-        "enquiry_phone": "0999-8800101",
+        "enquiry_phone": "0000-8800101",
         "result_name": "审批表",
         "materials": [
             MaterialDraft(name="居民身份证", originals=1, copies=1),

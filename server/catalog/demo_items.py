@@ -18,7 +18,7 @@ Every code here is FAKE and visibly so:
   item it handles; in reality most offices act in the name of the township government.
   ``implementation_code`` is that code + the level of exercise (4 county, 5 township,
   6 village) + ``basic_code``;
-* telephone numbers use the area code 0999 throughout.
+* telephone numbers use the area code 0000 (no real area has it) throughout.
 
 Laws and regulations are named as they are really titled; an article number is given only
 where it is certain. Time limits that no law fixes are plausible values: every promised
@@ -71,18 +71,18 @@ _CODES: dict[str, str] = {
 }
 
 _PHONES: dict[str, str] = {
-    "民政办": "0999-8800101",
-    "社会保障服务中心": "0999-8800102",
-    "退役军人服务站": "0999-8800103",
-    "农业农村办": "0999-8800104",
-    "自然资源所": "0999-8800105",
-    "村镇建设办": "0999-8800106",
-    "卫健办": "0999-8800107",
-    "残联": "0999-8800108",
-    "派出所户籍室": "0999-8800109",
-    "人民武装部": "0999-8800110",
+    "民政办": "0000-8800101",
+    "社会保障服务中心": "0000-8800102",
+    "退役军人服务站": "0000-8800103",
+    "农业农村办": "0000-8800104",
+    "自然资源所": "0000-8800105",
+    "村镇建设办": "0000-8800106",
+    "卫健办": "0000-8800107",
+    "残联": "0000-8800108",
+    "派出所户籍室": "0000-8800109",
+    "人民武装部": "0000-8800110",
 }
-_COMPLAINT_PHONE = "0999-8800199"
+_COMPLAINT_PHONE = "0000-8800199"
 
 # Window number and its label in the hall; joint items are taken at window 1 (一窗受理).
 _WINDOWS: dict[str, tuple[int, str]] = {

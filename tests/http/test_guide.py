@@ -72,8 +72,8 @@ async def fee_item(app: Starlette) -> CatalogItem:
         fee_standard="工本费每证 10 元",
         fee_basis="《示范省农村宅基地管理办法》第十条",
         place_and_time="青山镇便民服务中心 2 号窗口；周一至周五 8:30–12:00，14:30–17:30",
-        enquiry_phone="0999-8800102",
-        complaint_phone="0999-12345",
+        enquiry_phone="0000-8800102",
+        complaint_phone="0000-12345",
         result_name="乡村建设规划许可证",
         result_type="certificate",
         visits_required=2,
@@ -145,7 +145,7 @@ async def test_the_guide_is_public_and_shows_the_ten_public_elements(app: Starle
     assert found["九、办理地点和时间"] == (
         "青山镇便民服务中心 2 号窗口；周一至周五 8:30–12:00，14:30–17:30"
     )
-    assert found["十、咨询电话"] == "咨询电话 0999-8800102 投诉电话 0999-12345"
+    assert found["十、咨询电话"] == "咨询电话 0000-8800102 投诉电话 0000-12345"
     assert found["五、申请材料"].startswith("序号 材料名称 出具单位 原件 复印件 是否必需 容缺 说明")
     assert table_rows(page) == [
         ["1", "居民身份证", "公安机关", "1 份", "1 份", "必需", "—", ""],
@@ -177,7 +177,7 @@ async def test_a_free_item_says_so_and_an_immediate_one_is_done_on_the_spot(
     assert found["七、收费标准"] == "不收费"
     assert found["八、收费依据"] == "不收费，无收费依据"
     assert found["五、申请材料"] == "无需提交材料。"
-    assert found["十、咨询电话"] == "咨询电话 0999-8800101 投诉电话 —"
+    assert found["十、咨询电话"] == "咨询电话 0000-8800101 投诉电话 —"
     assert "办件类型 即办件" in found["一、事项名称"]
 
 

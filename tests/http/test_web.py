@@ -69,3 +69,14 @@ async def test_wrong_method_page_in_chinese(app: Starlette) -> None:
         response = await client.get("/signout")
     assert response.status_code == 405
     assert "不支持这个操作" in response.text
+
+
+async def test_admin_home_warns_of_a_missing_holiday_year(
+    app: Starlette, personas: Personas
+) -> None:
+    # Today (2026-11 or later) needs next year's notice; the package knows only up to 2026.
+    async with signed_in(app, "p.admin") as client:
+        home = await client.get("/")
+    assert "的节假日安排尚未录入" in home.text
+    async with signed_in(app, "p.clerk") as client:
+        assert "尚未录入" not in (await client.get("/")).text

@@ -38,7 +38,7 @@ def _drafts() -> list[ItemDraft]:
         co_departments="财政所\n派出所",
         legal_basis="《社会救助暂行办法》第十一条\n《某省实施办法》第五条",
         conditions="一、本镇户籍\n二、家庭人均收入低于标准\n\n（空行之后）",
-        enquiry_phone="+86 0999-8800101",
+        enquiry_phone="+86 0000-8800101",
         fee_charged=True,
         fee_standard="10 元/件",
         fee_basis="某价〔2020〕1 号",
@@ -120,7 +120,7 @@ def test_csv_round_trip_with_bom_crlf_and_formula_guard() -> None:
     assert data.startswith(b"\xef\xbb\xbf")
     assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"").split(b'"')[0]
     assert "'=HYPERLINK" in data.decode("utf-8-sig")  # Excel must not run it
-    assert "'+86 0999" in data.decode("utf-8-sig")
+    assert "'+86 0000" in data.decode("utf-8-sig")
     rows = parse_csv(data)
     assert [row.errors for row in rows] == [[], [], []]
     assert [row.draft for row in rows] == drafts
