@@ -12,24 +12,11 @@ docs/BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import platform
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
-
-CLI = [sys.executable, "-m", "server"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from demo_node import demo_township, machine_line
 
 
 def head_bytes(response: httpx.Response) -> int:
@@ -51,16 +38,7 @@ def timed(client: httpx.Client, headers: dict[str, str], count: int) -> tuple[fl
 
 def run(base: str, count: int) -> None:
     with httpx.Client(base_url=base, timeout=10) as client:
-        for _ in range(100):
-            try:
-                if client.get("/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        print(
-            f"# {platform.node()} · {platform.machine()} · Python {platform.python_version()}"
-            f" · {time.strftime('%Y-%m-%d')} · {count} requests each, one client"
-        )
+        print(machine_line(f"{count} requests each, one client"))
         gzip = {"Accept-Encoding": "gzip"}
         with client.stream("GET", "/api/catalog", headers=gzip) as response:
             wire = sum(len(chunk) for chunk in response.iter_raw())
@@ -92,29 +70,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        data = Path(folder) / "town"
-        subprocess.run(
-            [
-                *CLI,
-                *("--data", str(data), "init", "--role", "township", "--region", "990102101"),
-                *("--name", "青山镇便民服务中心", "--parent-region", "990102"),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run([*CLI, "--data", str(data), "demo"], check=True, capture_output=True)
-        port = free_port()
-        server = subprocess.Popen(
-            [*CLI, "--data", str(data), "serve", "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            run(f"http://127.0.0.1:{port}", args.requests)
-        finally:
-            server.terminate()
-            server.wait(10)
+    with demo_township() as node:
+        run(node.base_url, args.requests)
 
 
 if __name__ == "__main__":

@@ -9,22 +9,12 @@ from urllib.parse import quote
 
 from playwright.sync_api import Page, expect
 
+from tests.http.test_guide import HEADINGS
+
 from .conftest import ARTIFACTS, OpenTab, TownshipServer
 
 CLERK = "zhen.clerk"
 ITEM = "农村宅基地和村民建房（规划许可）审批"
-HEADINGS = [
-    "一、事项名称",
-    "二、设立依据",
-    "三、办理流程",
-    "四、受理条件",
-    "五、申请材料",
-    "六、承诺时限",
-    "七、收费标准",
-    "八、收费依据",
-    "九、办理地点和时间",
-    "十、咨询电话",
-]
 
 
 def sign_in(page: Page, server: TownshipServer, login: str) -> None:

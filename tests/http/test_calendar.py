@@ -4,11 +4,8 @@ and the due dates that follow from what the county entered.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
 from html import unescape
 
 import pytest
@@ -16,19 +13,16 @@ from chinese_calendar import constants
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from server.app import create_app
 from server.audit.models import AuditLog
-from server.auth.models import Role, User
+from server.auth.models import User
 from server.calendar import views as calendar_views
 from server.calendar.actions import do_seed_calendar
 from server.calendar.models import CalendarDay, CalendarYear
 from server.calendar.queries import days_of_year, load_calendar, year_summaries
 from server.calendar.rules import LOCAL_TZ
 from server.db import Database
-from server.org.actions import do_ensure_node_units
-from server.settings import Settings
 from tests.conftest import post_form, signed_in
-from tests.factories import Personas, make_user
+from tests.factories import Personas
 
 COUNTY = "990102"
 COUNTY_ADMIN = "county.admin"
@@ -51,31 +45,6 @@ SHOWN_2027 = (
     "2027-02-14 班 春节调休上班\n"
     "2027-02-20 班 春节调休上班\n"
 )
-
-
-@pytest.fixture
-async def county_app(settings: Settings) -> AsyncIterator[Starlette]:
-    """A county node (the `settings` fixture is a township's) with its admin."""
-    county = dataclasses.replace(
-        settings, role="county", region_code=COUNTY, parent_region_code="", parent_name=""
-    )
-    application = create_app(county)
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def own_lifespan() -> None:
-        async with application.router.lifespan_context(application):
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(own_lifespan())
-    await asyncio.wait_for(started.wait(), timeout=30)
-    db: Database = application.state.db
-    async with db.session() as session:
-        await do_ensure_node_units(session=session, settings=county)
-    await make_user(application, role=Role.ADMIN, username=COUNTY_ADMIN, org_unit_code=COUNTY)
-    yield application
-    stop.set()
-    await task
 
 
 def textarea(html: str) -> str:
