@@ -22,7 +22,8 @@ from server.catalog.actions import do_create_item, do_update_item, require_catal
 from server.catalog.models import CatalogItem
 from server.catalog.queries import ItemView, all_current
 from server.catalog.rules import ItemDraft, item_problems
-from server.catalog.sheets import HEADER_OF, ParsedRow
+from server.catalog.sheet_layout import HEADER_OF
+from server.catalog.sheets import ParsedRow
 from server.forms import ValidationFailed
 from server.policy.queries import load_policy
 from server.settings import Settings

@@ -28,10 +28,9 @@ from starlette.responses import RedirectResponse, Response
 from server.auth.access import current_user
 from server.catalog.actions import require_catalogue_editor
 from server.catalog.queries import all_current
+from server.catalog.sheet_layout import MAX_BYTES, MAX_ROWS
 from server.catalog.sheets import (
     CSV_TYPE,
-    MAX_BYTES,
-    MAX_ROWS,
     XLSX_TYPE,
     SheetError,
     export_csv,

@@ -21,7 +21,8 @@ from server.catalog import transfer
 from server.catalog.models import CatalogItem, CatalogItemVersion
 from server.catalog.queries import item_view
 from server.catalog.rules import ItemDraft
-from server.catalog.sheets import HEADERS, export_csv, export_xlsx, parse_csv, parse_xlsx
+from server.catalog.sheet_layout import HEADERS
+from server.catalog.sheets import export_csv, export_xlsx, parse_csv, parse_xlsx
 from server.forms import ValidationFailed
 from tests.conftest import csrf_of, post_form, signed_in
 from tests.factories import Personas, item_draft, make_item, make_user

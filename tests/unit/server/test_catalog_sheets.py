@@ -12,11 +12,8 @@ import openpyxl
 import pytest
 
 from server.catalog.rules import ItemDraft, MaterialDraft
+from server.catalog.sheet_layout import COLUMNS, HEADERS, MAX_BYTES, MAX_ROWS
 from server.catalog.sheets import (
-    COLUMNS,
-    HEADERS,
-    MAX_BYTES,
-    MAX_ROWS,
     SheetError,
     export_csv,
     export_xlsx,
