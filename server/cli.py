@@ -16,6 +16,8 @@ from sqlmodel import select
 from server.auth.actions import do_create_token
 from server.auth.models import ROLE_NAMES, User
 from server.calendar.actions import do_seed_calendar
+from server.cases.events import verify_cases
+from server.cases.models import CaseRecord
 from server.crypto.fields import FieldCipher
 from server.db import Database, migrate
 from server.demo import load_demo, save_logins
@@ -24,6 +26,7 @@ from server.org.actions import do_ensure_node_units, do_ensure_org_unit
 from server.org.codes import RegionCodeError, level_of, normalise, within
 from server.settings import NODE_ROLES, Settings, SettingsError, init_data_dir, load_settings
 from server.users.actions import UserFields, do_create_user, temporary_password
+from sync.chain import ChainBreak
 
 T = TypeVar("T")
 
@@ -197,6 +200,26 @@ def cmd_org_add(args: argparse.Namespace) -> None:
     print(f"已添加 {args.name}（{code}）")
 
 
+def cmd_verify(args: argparse.Namespace) -> None:
+    settings = _prepare(args)
+
+    async def work(db: Database, cipher: FieldCipher) -> tuple[int, list[tuple[str, ChainBreak]]]:
+        async with db.session() as session:
+            checked, broken = await verify_cases(session, cipher)
+            serials = {}
+            for found in broken:
+                case = await session.get(CaseRecord, found.case)
+                serials[found.case] = case.serial if case else found.case
+        return checked, [(serials[found.case], found) for found in broken]
+
+    checked, broken = _run(settings, work)
+    for serial, found in broken:
+        print(f"办件 {serial}：第 {found.seq} 个事件有问题（{found.reason}）")
+    if broken:
+        raise CliError(f"检查了 {checked} 个办件，{len(broken)} 个的事件记录被改动过或不完整")
+    print(f"检查了 {checked} 个办件，事件记录完整，没有被改动。")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="yichuang", description="一窗：乡镇便民服务中心与县级中心的办件系统"
@@ -238,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="把数据库升级到最新结构").set_defaults(func=cmd_migrate)
     commands.add_parser("demo", help="载入演示数据并打印演示账号").set_defaults(func=cmd_demo)
+    commands.add_parser("verify", help="检查每个办件的事件链是否完整、未被改动").set_defaults(
+        func=cmd_verify
+    )
 
     user = commands.add_parser("user", help="用户").add_subparsers(
         dest="user_command", required=True, metavar="子命令"

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from server.audit.models import AuditLog
 from server.auth.models import ApiToken, SignInFailure, User
 from server.calendar.models import CalendarDay, CalendarYear
+from server.cases.models import CaseEvent, CaseRecord, SerialCounter
 from server.catalog.models import (
     CatalogItem,
     CatalogItemVersion,
@@ -23,11 +24,14 @@ __all__ = [
     "AuditLog",
     "CalendarDay",
     "CalendarYear",
+    "CaseEvent",
+    "CaseRecord",
     "CatalogItem",
     "CatalogItemVersion",
     "CatalogMaterial",
     "OrgUnit",
     "PolicySetting",
+    "SerialCounter",
     "SignInFailure",
     "TownshipItem",
     "User",

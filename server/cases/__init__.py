@@ -1,0 +1,1 @@
+"""Cases (办件): one application for one item, from intake to delivery."""
