@@ -14,6 +14,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.auth.models import Role, User
+from server.cases.demo import load_demo_cases
 from server.catalog.demo import load_demo_catalogue
 from server.crypto.fields import FieldCipher
 from server.org.actions import do_ensure_node_units, do_ensure_org_unit
@@ -143,6 +144,8 @@ async def load_demo(session: AsyncSession, cipher: FieldCipher, settings: Settin
                 session=session, actor=None, org_unit_code=settings.region_code, fields=fields
             )
     await load_demo_catalogue(session, settings)
+    if settings.role == "township":
+        await load_demo_cases(session, cipher, settings, created["clerk"])
     return lines
 
 
