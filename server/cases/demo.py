@@ -108,7 +108,7 @@ async def load_demo_cases(
     views = {view.version.handling_kind: view for view in reversed(await all_current(session))}
     today = dt.datetime.now(LOCAL_TZ).date()
     opened, index = 0, 0
-    for kind, plans in PLANS.items():
+    for kind, plans in [*PLANS.items(), *PLANS.items()]:  # twice: a few dozen cases
         view = views.get(kind)
         if view is None or view.item.id is None:
             continue

@@ -24,7 +24,7 @@ async def test_demo_cases(app: Starlette) -> None:
         checked, broken = await verify_cases(session, cipher)
     kinds = Counter(case.kind for case in cases)
     states = Counter(case.state for case in cases)
-    assert len(cases) == 18 and checked == 18 and broken == []
+    assert len(cases) == 36 and checked == 36 and broken == []
     assert set(kinds) == {"immediate", "promised", "joint", "relayed"}
     assert {
         "submitted",
@@ -38,7 +38,7 @@ async def test_demo_cases(app: Starlette) -> None:
         "ready_to_relay",
         "relayed",
     } <= set(states)
-    assert len({case.serial for case in cases}) == 18
+    assert len({case.serial for case in cases}) == 36
     open_cases = [c for c in cases if c.state in ("accepted", "in_review") and c.due_at]
     now = utcnow()
     assert any(c.due_at is not None and c.due_at < now for c in open_cases)  # overdue: red
