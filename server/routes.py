@@ -10,6 +10,10 @@ from starlette.routing import BaseRoute, Route
 
 from server.auth import views as auth
 from server.calendar import views as calendar
+from server.cases import list_views as case_lists
+from server.cases import views as cases
+from server.cases.papers import case_paper
+from server.cases.progress import progress_form, progress_lookup
 from server.catalog import grants, transfer_views
 from server.catalog import views as catalog
 from server.catalog.guide import guide_show
@@ -77,8 +81,17 @@ ROUTES: list[BaseRoute] = [
     get("/admin/calendar", calendar.calendar_list),
     get("/admin/calendar/{year:int}", calendar.calendar_show),
     post("/admin/calendar/{year:int}", calendar.calendar_update),
+    # cases
+    get("/cases", case_lists.case_list),
+    get("/cases/{case_id}/papers/{paper}", case_paper),
+    get("/cases/new", cases.case_new),
+    post("/cases", cases.case_create),
+    get("/cases/{case_id}", cases.case_show),
+    post("/cases/{case_id}/commands/{command}", cases.case_command),
     # public
     get("/guide/{code}", guide_show),
+    get("/progress", progress_form),
+    post("/progress", progress_lookup),
     # static assets
     get("/static/{path:path}", static_file),
 ]

@@ -8,7 +8,8 @@ from typing import Any
 from starlette.applications import Starlette
 
 from server.auth.models import Role, User
-from server.catalog.actions import do_create_item
+from server.cases.actions import Intake, do_open_case
+from server.catalog.actions import do_create_item, do_set_claims
 from server.catalog.codes import uscc_check_char
 from server.catalog.models import CatalogItem
 from server.catalog.rules import ItemDraft, MaterialDraft
@@ -74,6 +75,7 @@ class Personas:
     by_role: dict[str, User] = field(default_factory=dict)
     window: Window | None = None
     item: CatalogItem | None = None
+    case_id: str | None = None  # set by `make_persona_case`
 
     @property
     def admin(self) -> User:
@@ -122,6 +124,33 @@ async def make_personas(app: Starlette) -> Personas:
     personas.window = await make_window(app, post_a_id=clerk.id, post_b_id=lead.id)
     personas.item = await make_item(app)
     return personas
+
+
+async def make_persona_case(app: Starlette, personas: Personas) -> str:
+    """The centre claims the persona item and the clerk opens a case for it (state submitted).
+
+    Not part of `make_personas`: tests that count cases or claims start from none.
+    """
+    assert personas.item is not None and personas.item.id is not None
+    async with app.state.db.session() as session:
+        await do_set_claims(session=session, actor=personas.admin, item_ids={personas.item.id})
+        case, _warnings = await do_open_case(
+            session=session,
+            cipher=app.state.cipher,
+            settings=app.state.settings,
+            actor=personas.township_officer,
+            intake=Intake(
+                item_id=personas.item.id,
+                channel="window",
+                applicant_name="王秀兰",
+                applicant_id_type="resident_id",
+                applicant_id="11010519491231002X",
+                applicant_phone="13912345678",
+                applicant_address="青山镇青山村三组 12 号",
+            ),
+        )
+    personas.case_id = case.id
+    return case.id
 
 
 BODY_USCC = "11990102MB0000001"  # 17 characters; the check character is computed

@@ -1,7 +1,10 @@
-"""Sign-in rate limiting, kept in the database so every worker process sees the same count.
+"""Rate limiting of guesses, kept in the database so every worker process sees the same count.
 
-An account is locked for a while after a few failures in a window, and so is an address after
-many; both counts are keyed hashes, so the table holds no user names or addresses.
+Sign-in: an account is locked for a while after a few failures in a window, and so is an
+address after many. The public progress page (办件查询) uses the same table with its own
+`scope`: a serial number is its "account", so neither a serial nor an address can try more
+than a few phone digits. Every count is a keyed hash whose context names the scope, so the
+table holds no user names, serials or addresses, and the scopes never share a count.
 """
 
 from __future__ import annotations
@@ -24,15 +27,34 @@ MAX_PER_ADDRESS = 30
 
 
 @dataclass(frozen=True)
+class Limits:
+    per_account: int  # failures per identifier (a user name, a serial) within WINDOW
+    per_address: int  # failures per client address within WINDOW
+
+
+SCOPES: dict[str, Limits] = {
+    "signin": Limits(per_account=MAX_PER_ACCOUNT, per_address=MAX_PER_ADDRESS),
+    # 办件查询: four digits are 10 000 guesses; ten per serial and per address per window.
+    "progress": Limits(per_account=10, per_address=10),
+}
+
+
+@dataclass(frozen=True)
 class Throttle:
     account_key: str
     address_key: str
+    scope: str = "signin"
 
 
-def throttle_keys(cipher: FieldCipher, identifier: str, address: str) -> Throttle:
+def throttle_keys(
+    cipher: FieldCipher, identifier: str, address: str, *, scope: str = "signin"
+) -> Throttle:
+    if scope not in SCOPES:
+        raise ValueError(f"unknown rate-limit scope {scope!r}")
     return Throttle(
-        account_key=cipher.blind_index(identifier.strip().lower(), context="signin.account"),
-        address_key=cipher.blind_index(address, context="signin.address"),
+        account_key=cipher.blind_index(identifier.strip().lower(), context=f"{scope}.account"),
+        address_key=cipher.blind_index(address, context=f"{scope}.address"),
+        scope=scope,
     )
 
 
@@ -40,7 +62,11 @@ async def locked_minutes(session: AsyncSession, keys: Throttle) -> int:
     """Minutes until another try is allowed; 0 when it is allowed now."""
     since = utcnow() - WINDOW
     worst = 0
-    for key, limit in ((keys.account_key, MAX_PER_ACCOUNT), (keys.address_key, MAX_PER_ADDRESS)):
+    limits = SCOPES[keys.scope]
+    for key, limit in (
+        (keys.account_key, limits.per_account),
+        (keys.address_key, limits.per_address),
+    ):
         query = select(func.count(), func.min(SignInFailure.at)).where(
             SignInFailure.key == key, col(SignInFailure.at) > since
         )

@@ -5,7 +5,7 @@ in one transaction, after the access and state checks.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,6 +15,7 @@ from server.auth.models import Role, User
 from server.calendar.queries import load_calendar
 from server.calendar.rules import LOCAL_TZ, Unit
 from server.cases.commands import command_problems
+from server.cases.deadlines import moved_due, paused_working_days
 from server.cases.events import append_event
 from server.cases.identity import (
     ID_TYPES,
@@ -49,6 +50,15 @@ ADDRESS_CONTEXT = "case_record.applicant_address"
 INTAKE_ROLES = frozenset({Role.CLERK, Role.WINDOW_LEAD, Role.ADMIN, Role.VILLAGE_AGENT})
 
 
+@dataclass(frozen=True)
+class ReceivedMaterial:
+    """One material of the item's checklist as received at the window."""
+
+    name: str
+    original: bool = False
+    copy: bool = False
+
+
 @dataclass
 class Intake:
     """What the clerk (or the village agent) fills in to open a case."""
@@ -61,6 +71,7 @@ class Intake:
     applicant_kind: str = "natural"
     applicant_phone: str = ""
     applicant_address: str = ""
+    materials: list[ReceivedMaterial] = field(default_factory=list)
 
 
 def actor_ref(settings: Settings, user: User) -> str:
@@ -104,12 +115,12 @@ async def _check_intake(
     if item is None or item.status != "active":
         errors["item_id"] = "请从事项目录中选择一个在用的事项"
         item = None
-    elif item.id not in await claimed_item_ids(session, _centre_of(actor)):
+    elif item.id not in await claimed_item_ids(session, centre_of(actor)):
         errors["item_id"] = "本中心没有认领这个事项，请先在“本中心办理的事项”中勾选"
     return errors, warnings, item
 
 
-def _centre_of(actor: User) -> str:
+def centre_of(actor: User) -> str:
     """The centre a user works for: a village agent works for their township's centre."""
     code = actor.org_unit_code
     return code if code.endswith("000") or len(code) == 6 else f"{code[:9]}000"
@@ -131,8 +142,16 @@ async def do_open_case(
     if errors or item is None:
         raise ValidationFailed(errors)
     view = await item_view(session, item.id or 0)
+    known = {m.name for m in view.materials}
+    if unknown := [m.name for m in intake.materials if m.name not in known]:
+        raise ValidationFailed(
+            {
+                "materials": f"{'、'.join(unknown)}不是本事项"
+                f"（第 {view.version.version} 版）的申请材料"
+            }
+        )
     now = at or utcnow()
-    centre = _centre_of(actor)
+    centre = centre_of(actor)
     case = CaseRecord(
         id=str(uuid7()),
         serial=await do_next_serial(session, centre, now.astimezone(LOCAL_TZ).date()),
@@ -172,6 +191,9 @@ async def do_open_case(
             "phone": intake.applicant_phone,
             "address": intake.applicant_address,
         },
+        "materials": [
+            {"name": m.name, "original": m.original, "copy": m.copy} for m in intake.materials
+        ],
     }
     session.add(case)
     await session.flush()
@@ -278,6 +300,15 @@ async def _fold(
         case.open_tasks = max(0, case.open_tasks - 1)
     if clock == "stop":
         case.paused_from = state
+        if case.accepted_at is not None:  # a pause at intake does not touch the deadline
+            case.paused_at = now
+    if clock in ("resume", "end") and case.paused_at is not None:
+        calendar = await load_calendar(session)
+        days = paused_working_days(calendar, case.paused_at, now)
+        case.paused_days += days
+        if clock == "resume" and case.due_at is not None:
+            case.due_at = moved_due(calendar, case.due_at, days)
+        case.paused_at = None
     if clock == "resume":
         case.paused_from = None
     if command in ("decide", "county_decide", "refuse", "withdraw"):

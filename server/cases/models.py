@@ -55,6 +55,8 @@ class CaseRecord(SQLModel, table=True):
     completed_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     delivered_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     paused_days: int = 0
+    # When the clock stopped after acceptance (a suspension or a one-time notice in review).
+    paused_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Facts the state machine's guards need, folded from the events.
     open_gaps: int = 0  # 容缺 materials promised and not yet brought in
     open_tasks: int = 0  # joint cases: co-departments' tasks not yet done

@@ -10,6 +10,10 @@ from jinja2 import meta, nodes
 
 from server.auth import views as auth
 from server.calendar import views as calendar
+from server.cases import list_views as case_lists
+from server.cases import views as cases
+from server.cases.papers import PaperPage
+from server.cases.progress import ProgressPage
 from server.catalog import grants, transfer_views
 from server.catalog import views as catalog
 from server.catalog.guide import GuidePage
@@ -43,7 +47,12 @@ PAGES: dict[str, type] = {
     "catalog/guide.html": GuidePage,
     "windows/items.html": grants.WindowItemsPage,
     "policy/show.html": policy.PolicyPage,
+    "cases/list.html": case_lists.CaseListPage,
     "errors/error.html": ErrorPage,
+    "cases/new.html": cases.CaseNewPage,
+    "cases/show.html": cases.CaseShowPage,
+    "cases/paper.html": PaperPage,
+    "cases/progress.html": ProgressPage,
 }
 
 
