@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ from starlette.applications import Starlette
 
 from server.auth.models import Role, User
 from server.cases.actions import Intake, do_open_case
+from server.cases.models import CaseRecord
 from server.catalog.actions import do_create_item, do_set_claims
 from server.catalog.codes import uscc_check_char
 from server.catalog.models import CatalogItem
@@ -207,3 +209,19 @@ async def make_county_admin(app: Starlette) -> User:
         org_unit_code="990102",
         display_name="县管理员",
     )
+
+
+async def open_intake(
+    app: Starlette, actor: User, intake: Intake, at: dt.datetime | None = None
+) -> CaseRecord:
+    """Open a case through the real intake action, as `actor`."""
+    async with app.state.db.session() as session:
+        case, _warnings = await do_open_case(
+            session=session,
+            cipher=app.state.cipher,
+            settings=app.state.settings,
+            actor=actor,
+            intake=intake,
+            at=at,
+        )
+    return case

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from server.auth.models import User
 from server.calendar.queries import load_calendar
 from server.calendar.rules import LOCAL_TZ
-from server.cases.actions import Intake, do_open_case
+from server.cases.actions import Intake
 from server.cases.identity import resident_id_check_char
 from server.cases.models import CaseRecord
 from server.cases.serials import compact_serial
@@ -21,7 +21,7 @@ from server.catalog.actions import Authorisation, do_set_claims, do_set_window_i
 from server.catalog.models import CatalogItem
 from server.db import utcnow
 from tests.conftest import signed_in
-from tests.factories import OTHER_TOWNSHIP, Personas, make_item, make_user
+from tests.factories import OTHER_TOWNSHIP, Personas, make_item, make_user, open_intake
 from tests.http.test_case_commands import apply
 
 ROW = re.compile(r'data-label="流水号"><a href="/cases/[^"]+">([0-9-]+)</a>')
@@ -77,16 +77,7 @@ async def open_at(
         applicant_id_type="resident_id",
         applicant_id=id_number,
     )
-    async with app.state.db.session() as session:
-        case, _warnings = await do_open_case(
-            session=session,
-            cipher=app.state.cipher,
-            settings=app.state.settings,
-            actor=actor,
-            intake=intake,
-            at=at,
-        )
-    return case
+    return await open_intake(app, actor, intake, at=at)
 
 
 async def serials(client: httpx.AsyncClient, query: str = "") -> list[str]:

@@ -16,14 +16,14 @@ from starlette.applications import Starlette
 from server.auth.access import NotFound
 from server.auth.models import User
 from server.cases.access import access_case_by_id
-from server.cases.actions import Intake, do_open_case
+from server.cases.actions import Intake
 from server.cases.events import events_of, open_body, verify_cases
 from server.cases.models import CaseEvent, CaseRecord
 from server.cases.serials import parse_serial
 from server.catalog.actions import do_set_claims
 from server.forms import ValidationFailed
 from server.settings import Settings
-from tests.factories import OTHER_TOWNSHIP, Personas, make_user
+from tests.factories import OTHER_TOWNSHIP, Personas, make_user, open_intake
 
 ID_NUMBER = "11010519491231002X"  # the example printed in GB 11643-1999
 PHONE = "13912345678"
@@ -46,15 +46,7 @@ async def open_case(app: Starlette, actor: User, personas: Personas, **over: str
         applicant_phone=over.get("applicant_phone", PHONE),
         applicant_address="青山镇青山村三组 12 号",
     )
-    async with app.state.db.session() as session:
-        case, _warnings = await do_open_case(
-            session=session,
-            cipher=app.state.cipher,
-            settings=app.state.settings,
-            actor=actor,
-            intake=intake,
-        )
-    return case
+    return await open_intake(app, actor, intake)
 
 
 async def test_opening_a_case_writes_the_first_event(app: Starlette, personas: Personas) -> None:

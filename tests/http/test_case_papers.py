@@ -9,12 +9,19 @@ import httpx
 from starlette.applications import Starlette
 
 from server.auth.models import Role, User
-from server.cases.actions import Intake, ReceivedMaterial, do_open_case
+from server.cases.actions import Intake, ReceivedMaterial
 from server.cases.models import CaseRecord
 from server.cases.papers import PAPERS, RIGHTS, mask_id
 from server.catalog.actions import do_set_claims
 from tests.conftest import make_client, signed_in
-from tests.factories import OTHER_TOWNSHIP, OTHER_VILLAGE, Personas, make_item, make_user
+from tests.factories import (
+    OTHER_TOWNSHIP,
+    OTHER_VILLAGE,
+    Personas,
+    make_item,
+    make_user,
+    open_intake,
+)
 from tests.http.test_case_commands import MONDAY, apply
 from tests.http.test_case_log import ID_NUMBER, PHONE
 
@@ -41,16 +48,7 @@ async def open_case(app: Starlette, actor: User, item_id: int) -> CaseRecord:
         applicant_address="青山镇青山村三组 12 号",
         materials=[ReceivedMaterial("居民身份证", original=True, copy=True)],
     )
-    async with app.state.db.session() as session:
-        case, _warnings = await do_open_case(
-            session=session,
-            cipher=app.state.cipher,
-            settings=app.state.settings,
-            actor=actor,
-            intake=intake,
-            at=MONDAY - dt.timedelta(minutes=20),
-        )
-    return case
+    return await open_intake(app, actor, intake, at=MONDAY - dt.timedelta(minutes=20))
 
 
 async def papers_of(client: httpx.AsyncClient, case: CaseRecord) -> dict[str, httpx.Response]:
