@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from server.audit.actions import do_record_audit
 from server.auth.access import NotFound, current_user, require_role
 from server.auth.models import Role, User
+from server.calendar.queries import load_calendar
 from server.calendar.rules import LOCAL_TZ, UNIT_NAMES
 from server.cases.access import access_case_by_id
 from server.cases.actions import (
@@ -497,8 +498,14 @@ async def _case_page(
             forms.append(CommandForm(command, COMMAND_NAMES[command], TEXT_FIELDS.get(command, ())))
     days_left = None
     if case.due_at is not None and case.completed_at is None:
-        today = dt.datetime.now(LOCAL_TZ).date()
-        days_left = (case.due_at.astimezone(LOCAL_TZ).date() - today).days
+        # Working days, as the limit is counted: 0 means the last day is today.
+        async with get_db(request).session() as session:
+            calendar = await load_calendar(session)
+        now = dt.datetime.now(LOCAL_TZ)
+        if case.due_at >= now:
+            days_left = calendar.working_days_between(now, case.due_at)
+        else:
+            days_left = -max(1, calendar.working_days_between(case.due_at, now))
     page = CaseShowPage(
         case=case,
         view=view,

@@ -62,7 +62,7 @@ def test_clerk_registers_and_accepts_a_promised_case(
     )
     facts = page.locator("dl.facts").first
     expect(facts).to_contain_text("办结期限")
-    expect(facts).to_contain_text(re.compile(r"还剩 \d+ 天"))
+    expect(facts).to_contain_text(re.compile(r"还剩 \d+ 个工作日|今天到期"))
     expect(facts).to_contain_text("已受理")
     expect(page.locator("ol.timeline")).to_contain_text("受理")
     if javascript:
