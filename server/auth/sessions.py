@@ -7,6 +7,8 @@ Secure whenever the request came over HTTPS (directly or through Caddy).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import secrets
 from typing import Any
@@ -65,10 +67,11 @@ class SessionMiddleware:
         raw = connection.cookies.get(COOKIE_NAME)
         if raw:
             try:
-                data = json.loads(self.signer.unsign(raw.encode(), max_age=self.max_age))
+                payload = self.signer.unsign(raw.encode(), max_age=self.max_age)
+                data = json.loads(base64.urlsafe_b64decode(payload))
                 if isinstance(data, dict):
                     dict.update(session, data)
-            except (BadSignature, ValueError):
+            except (BadSignature, ValueError, binascii.Error):
                 session.modified = True  # drop the bad cookie
         scope["session"] = session
         secure = scope.get("scheme") in ("https", "wss")
@@ -78,8 +81,9 @@ class SessionMiddleware:
                 headers = MutableHeaders(scope=message)
                 flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
                 if session:
+                    # Base64url: a cookie value may not hold the quotes and commas of JSON.
                     payload = json.dumps(dict(session), separators=(",", ":")).encode()
-                    value = self.signer.sign(payload).decode()
+                    value = self.signer.sign(base64.urlsafe_b64encode(payload)).decode()
                     cookie = f"{COOKIE_NAME}={value}; Max-Age={self.max_age}{flags}"
                 else:
                     cookie = f"{COOKIE_NAME}=; Max-Age=0{flags}"

@@ -334,9 +334,11 @@ def open_tab(
 
     reports = request.node.stash.get(REPORTS, {})
     failed = any(report.failed for report in reports.values())
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)
+    for stale in (ARTIFACTS / "failures").glob(f"{name}*.png"):
+        stale.unlink(missing_ok=True)  # from an earlier run: only this run's failures are shown
     for number, tab in enumerate(tabs):
         if failed and not tab.page.is_closed():
-            name = re.sub(r"[^\w.-]+", "_", request.node.name)
             suffix = f"-{number}" if len(tabs) > 1 else ""
             tab.page.screenshot(path=ARTIFACTS / "failures" / f"{name}{suffix}.png", full_page=True)
         tab.page.context.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 from starlette.applications import Starlette
 
@@ -29,6 +31,9 @@ async def test_cookie_flags(app: Starlette, personas: Personas) -> None:
         cookie = response.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
         assert "Secure" not in cookie  # plain HTTP here; over HTTPS the flag is set
+        value = cookie.split(";", 1)[0].split("=", 1)[1]
+        # RFC 6265 cookie-octet: no quotes, commas, semicolons, backslashes or spaces.
+        assert re.fullmatch(r"[!#-+\--:<-\[\]-~]+", value), value
     https = make_client(app)
     https.base_url = https.base_url.copy_with(scheme="https")
     async with https as client:
