@@ -16,11 +16,15 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Server
 from litestar.plugins.pydantic import PydanticPlugin
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import server
-from server.api import catalog, health, me
+from server.api import cases, catalog, health, me
 from server.auth.access import PasswordChangeRequired, SignInRequired
+from server.cases.machine import TransitionRefused
+from server.crypto.fields import FieldCipher
 from server.db import Database
+from server.forms import ValidationFailed
 from server.settings import Settings
 
 DETAILS = {
@@ -54,10 +58,30 @@ def _on_validation_error(request: Request[Any, Any, Any], exc: Exception) -> Res
     return _problem(400, "提交的数据有误，请按 errors 中的说明修改", {"errors": extra or []})
 
 
+def _on_access_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """NotFound and Forbidden (server.auth.access) are Starlette's: their Chinese detail stays."""
+    if not isinstance(exc, StarletteHTTPException):
+        return _problem(500, DETAILS[500])
+    detail = exc.detail if exc.detail and not exc.detail.isascii() else ""
+    return _problem(exc.status_code, detail or DETAILS.get(exc.status_code, "请求失败"))
+
+
+def _on_refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The state machine said no (a case's state, a guard): 409 with its Chinese reason."""
+    return _problem(409, exc.message if isinstance(exc, TransitionRefused) else "现在不能这样办理")
+
+
+def _on_invalid(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """An action refused the data: 422, every field's message in `errors`."""
+    errors = exc.errors if isinstance(exc, ValidationFailed) else {}
+    detail = "；".join(errors.values()) or "提交的数据有误"
+    return _problem(422, detail, {"errors": errors})
+
+
 def create_api(*, settings: Settings, db: Database) -> Litestar:
     return Litestar(
-        state=State({"settings": settings, "db": db}),
-        route_handlers=[health.health, me.me, catalog.catalog],
+        state=State({"settings": settings, "db": db, "cipher": FieldCipher(settings.data_key)}),
+        route_handlers=[health.health, me.me, catalog.catalog, *cases.HANDLERS],
         plugins=[PydanticPlugin(prefer_alias=True)],
         logging_config=None,  # the process configures logging once (server/cli.py)
         openapi_config=OpenAPIConfig(
@@ -70,6 +94,9 @@ def create_api(*, settings: Settings, db: Database) -> Litestar:
         exception_handlers={
             ValidationException: _on_validation_error,
             HTTPException: _on_http_error,
+            StarletteHTTPException: _on_access_error,
+            TransitionRefused: _on_refused,
+            ValidationFailed: _on_invalid,
             SignInRequired: lambda request, exc: _problem(401, "请先登录"),
             PasswordChangeRequired: lambda request, exc: _problem(403, "请先在网页上修改临时密码"),
             500: _on_http_error,
