@@ -26,11 +26,12 @@ from server.cases.access import access_case_by_id
 from server.cases.actions import (
     ID_CONTEXT,
     PHONE_CONTEXT,
-    STAFF_ROLES,
     Intake,
     ReceivedMaterial,
+    commands_for,
     do_apply,
     do_open_case,
+    issuable_here,
 )
 from server.cases.deadlines import LEVEL_NAMES
 from server.cases.events import events_of, open_body
@@ -39,17 +40,15 @@ from server.cases.list_views import read_filters
 from server.cases.lists import CaseRow, search_cases
 from server.cases.machine import (
     COMMAND_NAMES,
-    COMMANDS,
     KIND_NAMES,
     NODE_NAMES,
     STATE_NAMES,
     Command,
     Kind,
     State,
-    allowed,
 )
 from server.cases.models import APPLICANT_KINDS, CHANNELS, CaseRecord
-from server.cases.views import COUNTY_ONLY, NOT_ON_THE_PAGE, _details, _names_of, mask
+from server.cases.views import _details, _names_of, mask
 from server.catalog.queries import item_view
 from server.crypto.fields import FieldCipher
 from server.db import Database, utcnow
@@ -215,20 +214,6 @@ def _state(request: Request[Any, Any, Any]) -> tuple[Database, FieldCipher, Sett
     )
 
 
-def _commands(settings: Settings, user: User, case: CaseRecord) -> list[Command]:
-    """What the case page would offer this user: staff only, on the node that owns the case."""
-    if user.role not in STAFF_ROLES:
-        return []
-    county = settings.role == "county"
-    if (case.owner == "county") != county:
-        return []
-    return [
-        c
-        for c in allowed(cast(Kind, case.kind), cast(State, case.state))
-        if c not in NOT_ON_THE_PAGE and (county or c not in COUNTY_ONLY)
-    ]
-
-
 def _applicant(cipher: FieldCipher, case: CaseRecord) -> Applicant:
     number = cipher.decrypt(case.applicant_id_enc, context=ID_CONTEXT)
     phone = (
@@ -283,7 +268,7 @@ async def _detail(
         due_at=case.due_at,
         completed_at=case.completed_at,
         delivered_at=case.delivered_at,
-        commands=list(_commands(settings, user, case)),
+        commands=list(commands_for(settings, user, case)),
         timeline=[
             TimelineEntry(
                 seq=e.seq,
@@ -454,12 +439,7 @@ async def case_command(
 ) -> CaseDetail:
     user = current_user(request)
     db, cipher, settings = _state(request)
-    county = settings.role == "county"
-    if (
-        command not in COMMANDS
-        or command in NOT_ON_THE_PAGE
-        or (command in COUNTY_ONLY and not county)
-    ):
+    if not issuable_here(command, settings):
         raise NotFound("没有这个办理操作")
     body = data.model_dump(exclude_none=True) if data is not None else {}
     async with db.session() as session:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,11 +25,13 @@ from server.cases.identity import (
     normalise_mobile,
 )
 from server.cases.machine import (
+    COMMANDS,
     CaseFacts,
     Command,
     Kind,
     Node,
     State,
+    allowed,
     clock_of,
     next_owner,
     next_state,
@@ -315,3 +317,30 @@ async def _fold(
         case.completed_at = now
     if command == "deliver":
         case.delivered_at = now
+
+
+# Commands nobody issues by hand here: `submit` is intake itself, `rate` is the applicant's.
+NOT_ISSUED: frozenset[Command] = frozenset({"submit", "rate"})
+COUNTY_ONLY: frozenset[Command] = frozenset({"county_decide"})
+
+
+def issuable_here(command: str, settings: Settings) -> TypeGuard[Command]:
+    """A command a person may issue on this node at all (pages and API answer 404 otherwise)."""
+    return (
+        command in COMMANDS
+        and command not in NOT_ISSUED
+        and (settings.role == "county" or command not in COUNTY_ONLY)
+    )
+
+
+def commands_for(settings: Settings, user: User, case: CaseRecord) -> list[Command]:
+    """What this user may issue now: staff only, on the node that owns the case."""
+    if user.role not in STAFF_ROLES:
+        return []
+    if (case.owner == "county") != (settings.role == "county"):
+        return []  # only the node that owns the case moves it
+    return [
+        c
+        for c in allowed(cast(Kind, case.kind), cast(State, case.state))
+        if issuable_here(c, settings)
+    ]

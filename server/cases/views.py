@@ -32,15 +32,16 @@ from server.cases.actions import (
     Intake,
     ReceivedMaterial,
     centre_of,
+    commands_for,
     do_apply,
     do_open_case,
+    issuable_here,
 )
 from server.cases.commands import DELIVERY_METHODS, OUTCOMES
 from server.cases.events import events_of, open_body
 from server.cases.identity import ID_TYPES
 from server.cases.machine import (
     COMMAND_NAMES,
-    COMMANDS,
     KIND_NAMES,
     NODE_NAMES,
     STATE_NAMES,
@@ -48,7 +49,6 @@ from server.cases.machine import (
     Kind,
     State,
     TransitionRefused,
-    allowed,
 )
 from server.cases.models import APPLICANT_KINDS, CHANNELS, CaseEvent, CaseRecord
 from server.catalog.models import CatalogItem, CatalogItemVersion
@@ -69,8 +69,6 @@ INTAKE_FIELDS = (
 )
 ITEMS_SHOWN = 30
 # Commands a window never issues from the case page: the applicant submits and rates.
-NOT_ON_THE_PAGE: frozenset[Command] = frozenset({"submit", "rate"})
-COUNTY_ONLY: frozenset[Command] = frozenset({"county_decide"})
 # The form fields each command's small form carries (lists are read with getlist).
 TEXT_FIELDS: dict[Command, tuple[str, ...]] = {
     "refuse": ("reasons",),
@@ -388,20 +386,6 @@ async def _names_of(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     return {u.id or 0: u.display_name for u in users.all()}
 
 
-def _commands_for(request: Request, user: User, case: CaseRecord) -> list[Command]:
-    """The commands this user may issue on this node for the case's kind and state."""
-    if user.role not in STAFF_ROLES:
-        return []
-    county = get_settings(request).role == "county"
-    if (case.owner == "county") != county:
-        return []  # only the node that owns the case moves it
-    return [
-        c
-        for c in allowed(cast(Kind, case.kind), cast(State, case.state))
-        if c not in NOT_ON_THE_PAGE and (county or c not in COUNTY_ONLY)
-    ]
-
-
 def _open_items(
     events: list[tuple[CaseEvent, dict[str, Any]]], view: ItemView
 ) -> tuple[list[str], list[str], list[str]]:
@@ -481,7 +465,7 @@ async def _case_page(
     received = events[0][1].get("materials", []) if events else []
     gaps, tasks, missing = _open_items(events, view)
     forms = []
-    commands = _commands_for(request, user, case)
+    commands = commands_for(get_settings(request), user, case)
     if failed is not None and failed.command not in commands:
         refused = refused or "；".join(failed.errors.values())
     # A guard would refuse these with nothing open: no form for them then.
@@ -572,10 +556,9 @@ async def case_command(request: Request) -> Response:
     user = current_user(request)
     case_id = request.path_params["case_id"]
     name = request.path_params["command"]
-    county = get_settings(request).role == "county"
-    if name not in COMMANDS or name in NOT_ON_THE_PAGE or (name in COUNTY_ONLY and not county):
+    if not issuable_here(name, get_settings(request)):
         raise NotFound("没有这个办理操作")
-    command = cast(Command, name)
+    command = name
     form = await request.form()
     body, shown = _command_body(command, form)
     async with get_db(request).session() as session:
