@@ -10,7 +10,6 @@ see, 409 when the state machine refuses, 422 with `errors` by field, 403 for a r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Annotated, Any, cast
 
 from litestar import Request, get, post
@@ -19,15 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import QueryParams
 
+from server.api.schema_text import listed
 from server.auth.access import NotFound, current_user
 from server.auth.models import Role, User
 from server.calendar.queries import load_calendar
 from server.cases.access import access_case_by_id
 from server.cases.actions import (
-    ID_CONTEXT,
-    PHONE_CONTEXT,
     Intake,
     ReceivedMaterial,
+    applicant_in_clear,
     commands_for,
     do_apply,
     do_open_case,
@@ -55,11 +54,6 @@ from server.db import Database, utcnow
 from server.policy.queries import load_policy
 from server.settings import Settings
 
-
-def _listed(names: Mapping[Any, str]) -> str:
-    return "，".join(f"{code}={name}" for code, name in names.items())
-
-
 # --- models ------------------------------------------------------------------------------------
 
 
@@ -77,13 +71,13 @@ class CaseCreate(BaseModel):
     """登记办件（收件）：申请人信息与收到的材料。村代办员登记的渠道总是 village_agent。"""
 
     item_id: int = Field(description="事项编号（/api/catalog 中的 id），须是本中心认领的在用事项")
-    channel: str = Field(default="window", description=f"申请渠道：{_listed(CHANNELS)}")
+    channel: str = Field(default="window", description=f"申请渠道：{listed(CHANNELS)}")
     applicant_kind: str = Field(
-        default="natural", description=f"申请人类型：{_listed(APPLICANT_KINDS)}"
+        default="natural", description=f"申请人类型：{listed(APPLICANT_KINDS)}"
     )
     applicant_name: str = Field(description="申请人姓名或单位名称，不超过 100 个字")
     applicant_id_type: str = Field(
-        default="resident_id", description=f"证件类型：{_listed(ID_TYPES)}"
+        default="resident_id", description=f"证件类型：{listed(ID_TYPES)}"
     )
     applicant_id: str = Field(description="证件号码（居民身份证按 GB 11643 校验）")
     applicant_phone: str = Field(default="", description="手机号码（可空）")
@@ -125,9 +119,9 @@ class CommandBody(BaseModel):
 class Applicant(BaseModel):
     """申请人（证件号码与手机号码总是部分隐藏）。"""
 
-    kind: str = Field(description=f"申请人类型代码：{_listed(APPLICANT_KINDS)}")
+    kind: str = Field(description=f"申请人类型代码：{listed(APPLICANT_KINDS)}")
     name: str = Field(description="申请人姓名或单位名称")
-    id_type: str = Field(description=f"证件类型代码：{_listed(ID_TYPES)}")
+    id_type: str = Field(description=f"证件类型代码：{listed(ID_TYPES)}")
     id_number: str = Field(description="证件号码，中间以 * 隐藏，例如 110105********002X")
     phone: str = Field(description="手机号码，中间以 * 隐藏，例如 139****5678；未登记为空")
 
@@ -150,12 +144,12 @@ class CaseSummary(BaseModel):
     serial: str = Field(description="办事流水号，例如 990102101-261122-00042-93")
     item_id: int = Field(description="事项编号")
     item_name: str = Field(description="事项名称（受理时的版本）")
-    kind: str = Field(description=f"办件类型代码：{_listed(KIND_NAMES)}")
+    kind: str = Field(description=f"办件类型代码：{listed(KIND_NAMES)}")
     state: str = Field(description="状态代码")
     state_name: str = Field(description="状态名称，例如 已受理")
     applicant_name: str = Field(description="申请人姓名或单位名称")
     responsible: str = Field(description="首问责任人姓名；村代办登记的为空")
-    level: str = Field(description=f"预警：{_listed(LEVEL_NAMES)}")
+    level: str = Field(description=f"预警：{listed(LEVEL_NAMES)}")
     received_at: dt.datetime = Field(description="收件时间（UTC）")
     due_at: dt.datetime | None = Field(description="承诺办结期限（UTC）；受理前为空")
 
@@ -178,12 +172,12 @@ class CaseDetail(BaseModel):
     item_id: int = Field(description="事项编号")
     item_version: int = Field(description="受理时的事项版本")
     item_name: str = Field(description="事项名称（该版本）")
-    kind: str = Field(description=f"办件类型代码：{_listed(KIND_NAMES)}")
+    kind: str = Field(description=f"办件类型代码：{listed(KIND_NAMES)}")
     kind_name: str = Field(description="办件类型名称")
     state: str = Field(description="状态代码")
     state_name: str = Field(description="状态名称")
-    owner: str = Field(description=f"当前办理节点：{_listed(NODE_NAMES)}")
-    channel: str = Field(description=f"申请渠道：{_listed(CHANNELS)}")
+    owner: str = Field(description=f"当前办理节点：{listed(NODE_NAMES)}")
+    channel: str = Field(description=f"申请渠道：{listed(CHANNELS)}")
     applicant: Applicant = Field(description="申请人")
     received_at: dt.datetime = Field(description="收件时间（UTC）")
     accepted_at: dt.datetime | None = Field(description="受理时间（UTC）")
@@ -215,12 +209,8 @@ def _state(request: Request[Any, Any, Any]) -> tuple[Database, FieldCipher, Sett
 
 
 def _applicant(cipher: FieldCipher, case: CaseRecord) -> Applicant:
-    number = cipher.decrypt(case.applicant_id_enc, context=ID_CONTEXT)
-    phone = (
-        cipher.decrypt(case.applicant_phone_enc, context=PHONE_CONTEXT)
-        if case.applicant_phone_enc
-        else ""
-    )
+    clear = applicant_in_clear(cipher, case)
+    number, phone = clear.id_number, clear.phone
     return Applicant(
         kind=case.applicant_kind,
         name=case.applicant_name,

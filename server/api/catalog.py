@@ -21,18 +21,14 @@ from litestar import Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from pydantic import BaseModel, Field
 
+from server.api.schema_text import listed
 from server.calendar.queries import load_calendar
 from server.calendar.rules import UNIT_NAMES
 from server.catalog.models import HANDLING_KINDS, ITEM_TYPES
 from server.catalog.queries import ItemView, all_current
 from server.db import Database, utcnow
 
-
-def _listed(names: dict[str, str]) -> str:
-    return "，".join(f"{code}={name}" for code, name in names.items())
-
-
-UNITS = _listed(UNIT_NAMES)
+UNITS = listed(UNIT_NAMES)
 
 
 class CatalogueMaterial(BaseModel):
@@ -52,8 +48,8 @@ class CatalogueItem(BaseModel):
     code: str = Field(description="实施编码（31 位），办事指南地址 /guide/{code}")
     basic_code: str = Field(description="基本编码（12 位）")
     name: str = Field(description="事项名称")
-    type: str = Field(description=f"事项类型代码：{_listed(ITEM_TYPES)}")
-    kind: str = Field(description=f"办件类型：{_listed(HANDLING_KINDS)}")
+    type: str = Field(description=f"事项类型代码：{listed(ITEM_TYPES)}")
+    kind: str = Field(description=f"办件类型：{listed(HANDLING_KINDS)}")
     dept: str = Field(description="承办机构（可为空）")
     statutory: tuple[int, str] = Field(description=f"法定时限 [数量, 单位]；单位：{UNITS}")
     promised: tuple[int, str] = Field(

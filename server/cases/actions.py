@@ -76,6 +76,26 @@ class Intake:
     materials: list[ReceivedMaterial] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ApplicantInClear:
+    id_number: str
+    phone: str
+    address: str
+
+
+def applicant_in_clear(cipher: FieldCipher, case: CaseRecord) -> ApplicantInClear:
+    """The applicant's encrypted fields opened; callers decide what to mask."""
+
+    def opened(token: str | None, context: str) -> str:
+        return cipher.decrypt(token, context=context) if token else ""
+
+    return ApplicantInClear(
+        id_number=opened(case.applicant_id_enc, ID_CONTEXT),
+        phone=opened(case.applicant_phone_enc, PHONE_CONTEXT),
+        address=opened(case.applicant_address_enc, ADDRESS_CONTEXT),
+    )
+
+
 def actor_ref(settings: Settings, user: User) -> str:
     """Who acted, unique across nodes: the node's region code and the local user id."""
     return f"{settings.region_code}/{user.uid}"

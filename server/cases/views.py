@@ -24,13 +24,11 @@ from server.calendar.queries import load_calendar
 from server.calendar.rules import LOCAL_TZ, UNIT_NAMES
 from server.cases.access import access_case_by_id
 from server.cases.actions import (
-    ADDRESS_CONTEXT,
-    ID_CONTEXT,
     INTAKE_ROLES,
-    PHONE_CONTEXT,
     STAFF_ROLES,
     Intake,
     ReceivedMaterial,
+    applicant_in_clear,
     centre_of,
     commands_for,
     do_apply,
@@ -312,18 +310,8 @@ def mask(value: str, keep_start: int, keep_end: int = 4) -> str:
 
 
 def _applicant(request: Request, case: CaseRecord, full: bool) -> Applicant:
-    cipher = get_cipher(request)
-    number = cipher.decrypt(case.applicant_id_enc, context=ID_CONTEXT)
-    phone = (
-        cipher.decrypt(case.applicant_phone_enc, context=PHONE_CONTEXT)
-        if case.applicant_phone_enc
-        else ""
-    )
-    address = (
-        cipher.decrypt(case.applicant_address_enc, context=ADDRESS_CONTEXT)
-        if case.applicant_address_enc
-        else ""
-    )
+    clear = applicant_in_clear(get_cipher(request), case)
+    number, phone, address = clear.id_number, clear.phone, clear.address
     return Applicant(
         kind=APPLICANT_KINDS.get(case.applicant_kind, case.applicant_kind),
         name=case.applicant_name,
