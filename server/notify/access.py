@@ -1,0 +1,19 @@
+"""The only way to load a notification for a user: one's own, or not found."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.auth.access import NotFound
+from server.auth.models import User
+from server.notify.models import Notification
+
+
+async def access_notification_by_id(
+    session: AsyncSession, user: User, notification_id: int
+) -> Notification:
+    """The user's own notification; another user's is "not found", never "forbidden"."""
+    row = await session.get(Notification, notification_id)
+    if row is None or row.user_id != user.uid:
+        raise NotFound("没有找到这条消息")
+    return row

@@ -1,0 +1,224 @@
+"""The notification centre's pages and API: the badge, the list, reading, preferences, the
+stream, push subscriptions; only one's own notifications, whoever asks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import select
+from starlette.applications import Starlette
+
+from server.auth.models import Role, User
+from server.catalog.models import CatalogItemVersion
+from server.notify import views
+from server.notify.actions import do_notify
+from server.notify.models import Notification, PushSubscription
+from tests.conftest import csrf_of, post_form, signed_in
+from tests.factories import Personas, make_item
+from tests.notify_support import told
+
+BADGE = re.compile(r'<span id="notify-count" class="badge"( hidden)?>(\d+)</span>')
+
+
+async def tell(app: Starlette, user: User, key: str, link: str = "/cases") -> Notification:
+    async with app.state.db.session() as session:
+        await do_notify(
+            session,
+            recipients=[user.id],
+            kind="system",
+            title=f"消息 {key}",
+            text="正文",
+            link=link,
+            dedupe_key=key,
+        )
+        await session.commit()
+    return (await told(app, user))[-1]
+
+
+def badge(html: str) -> tuple[bool, int]:
+    found = BADGE.search(html)
+    assert found, "no badge in the header"
+    return found[1] is None, int(found[2])
+
+
+async def test_the_badge_counts_unread_on_every_page(app: Starlette, personas: Personas) -> None:
+    clerk = personas.township_officer
+    async with signed_in(app, clerk.username) as client:
+        # Signing in told of the persona item, made after the accounts (a new catalogue item).
+        assert badge((await client.get("/")).text) == (True, 1)
+        await post_form(client, "/notifications/read", {}, "/notifications")
+        assert badge((await client.get("/")).text) == (False, 0)
+        await tell(app, clerk, "a")
+        await tell(app, clerk, "b")
+        await tell(app, personas.admin, "c")  # someone else's
+        for path in ("/", "/cases", "/catalog", "/notifications"):
+            assert badge((await client.get(path)).text) == (True, 2), path
+        assert (await client.get("/api/notifications/count")).json() == {"count": 2}
+
+
+async def test_the_list_reads_and_marks(app: Starlette, personas: Personas) -> None:
+    clerk = personas.township_officer
+    first = await tell(app, clerk, "a", link="/cases")
+    await tell(app, clerk, "b")
+    async with signed_in(app, clerk.username) as client:
+        page = await client.get("/notifications")
+        assert page.status_code == 200
+        assert "消息 a" in page.text and "消息 b" in page.text
+        assert page.text.index("消息 b") < page.text.index("消息 a")  # newest first
+        response = await post_form(
+            client, f"/notifications/{first.id}/read", {"next": "/cases"}, "/notifications"
+        )
+        assert (response.status_code, response.headers["location"]) == (303, "/cases")
+        assert badge((await client.get("/")).text) == (True, 2)  # and the catalogue's
+        response = await post_form(client, "/notifications/read", {}, "/notifications")
+        assert (response.status_code, response.headers["location"]) == (303, "/notifications")
+        assert badge((await client.get("/notifications")).text) == (False, 0)
+        # An outside address in `next` is ignored.
+        response = await post_form(
+            client, f"/notifications/{first.id}/read", {"next": "//evil.test/"}, "/notifications"
+        )
+        assert response.headers["location"] == "/notifications"
+
+
+async def test_another_users_notification_is_not_found(app: Starlette, personas: Personas) -> None:
+    theirs = await tell(app, personas.admin, "secret")
+    async with signed_in(app, personas.township_officer.username) as client:
+        response = await post_form(client, f"/notifications/{theirs.id}/read", {}, "/notifications")
+        assert response.status_code == 404
+        assert "消息 secret" not in (await client.get("/notifications")).text
+        listed = (await client.get("/api/notifications")).json()
+        assert [n["kind"] for n in listed["items"]] == ["catalog"] and listed["unread"] == 1
+    assert (await told(app, personas.admin))[0].read_at is None
+
+
+async def test_paging(app: Starlette, personas: Personas) -> None:
+    clerk = personas.township_officer
+    for number in range(views_page_size() + 3):
+        await tell(app, clerk, f"n{number:02d}")
+    async with signed_in(app, clerk.username) as client:
+        first = await client.get("/notifications")  # 23 and the catalogue's
+        assert "第 1 页，共 2 页" in first.text and "消息 n22" in first.text
+        second = await client.get("/notifications?page=2")
+        assert "消息 n00" in second.text and "消息 n22" not in second.text
+        api = (await client.get("/api/notifications?page=2")).json()
+        assert api["page"] == 2 and len(api["items"]) == 4
+
+
+def views_page_size() -> int:
+    from server.notify.queries import PAGE_SIZE
+
+    return PAGE_SIZE
+
+
+async def test_preferences_keep_deadlines_on(app: Starlette, personas: Personas) -> None:
+    clerk = personas.township_officer
+    async with signed_in(app, clerk.username) as client:
+        page = await client.get("/notifications/preferences")
+        assert page.status_code == 200 and "期限预警（不能关闭）" in page.text
+        token = await csrf_of(client, "/notifications/preferences")
+        response = await client.post(
+            "/notifications/preferences",
+            data={"csrf_token": token, "kind": ["assigned"]},  # result, supplement… off
+        )
+        assert response.status_code == 303
+        page = await client.get("/notifications/preferences")
+        checked = set(re.findall(r'value="(\w+)" checked', page.text))
+        assert checked == {"assigned", "deadline", "system"}
+
+
+async def test_a_new_catalogue_version_is_told_once_at_sign_in(
+    app: Starlette, personas: Personas
+) -> None:
+    clerk = personas.township_officer
+    for _ in range(2):
+        async with signed_in(app, clerk.username):
+            pass
+    # The persona item was made after the account: one notification, not one a sign-in.
+    (first,) = await told(app, clerk)
+    assert "1 个事项" in first.text
+    await make_item(app, basic_code="992000109000", name="新事项")
+    await make_item(app, basic_code="992000110000", name="又一事项")
+    for _ in range(2):
+        async with signed_in(app, clerk.username):
+            pass
+    (_first, note) = await told(app, clerk)
+    assert (note.kind, note.title, note.link) == ("catalog", "事项目录已更新", "/catalog")
+    assert "2 个事项" in note.text
+    async with app.state.db.session() as session:
+        newest = max(v.id or 0 for v in (await session.exec(select(CatalogItemVersion))).all())
+    assert note.dedupe_key == f"catalog:{newest}"
+
+
+async def test_the_stream_sends_the_count(
+    app: Starlette, personas: Personas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clerk = personas.township_officer
+    await tell(app, clerk, "a")
+    monkeypatch.setattr(views, "STREAM_LIFETIME_S", 0.2)
+    monkeypatch.setattr(views, "STREAM_POLL_S", 0.05)
+    async with signed_in(app, clerk.username) as client:
+        response = await client.get(
+            "/notifications/stream", headers={"Accept": "text/event-stream"}
+        )
+        once = await client.get("/notifications/stream")  # not an EventSource: one event
+    assert once.status_code == 200 and once.text.count("event: count") == 1
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert "no-transform" in response.headers["cache-control"]
+    assert "content-encoding" not in response.headers
+    events = [block for block in response.text.split("\r\n\r\n") if "event: count" in block]
+    assert len(events) == 1  # only when something changed
+    assert '"count": 2' in events[0]  # and the catalogue's
+
+
+async def test_the_stream_and_the_api_need_a_session(app: Starlette, personas: Personas) -> None:
+    from tests.conftest import make_client
+
+    async with make_client(app) as client:
+        response = await client.get("/notifications/stream")
+        assert response.status_code == 303 and response.headers["location"].startswith("/signin")
+        assert (await client.get("/api/notifications/count")).status_code == 401
+
+
+SUBSCRIPTION = {
+    "endpoint": "https://push.example.test/send/abc",
+    "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+}
+
+
+async def test_push_subscriptions_belong_to_the_user(app: Starlette, personas: Personas) -> None:
+    clerk, lead = personas.township_officer, personas.by_role[Role.WINDOW_LEAD]
+    async with signed_in(app, clerk.username) as client:
+        key = (await client.get("/api/push/key")).json()["public_key"]
+        assert len(key) == 87  # 65 bytes, base64url without padding
+        # Like every unsafe request from a browser: the session's CSRF token is needed.
+        refused = await client.post("/api/push/subscriptions", json=SUBSCRIPTION)
+        assert refused.status_code == 403
+        token = await csrf_of(client, "/notifications")
+        headers = {"X-CSRF-Token": token}
+        created = await client.post("/api/push/subscriptions", json=SUBSCRIPTION, headers=headers)
+        assert created.status_code == 201, created.text
+        bad = {**SUBSCRIPTION, "endpoint": "http://push.example.test/x"}
+        invalid = await client.post("/api/push/subscriptions", json=bad, headers=headers)
+        assert invalid.status_code == 422 and "https" in invalid.json()["errors"]["endpoint"]
+    async with signed_in(app, lead.username) as client:
+        token = await csrf_of(client, "/notifications")
+        gone = await client.request(
+            "DELETE",
+            "/api/push/subscriptions",
+            json={"endpoint": SUBSCRIPTION["endpoint"]},
+            headers={"X-CSRF-Token": token},
+        )
+        assert gone.status_code == 404  # not the lead's to remove
+    async with signed_in(app, clerk.username) as client:
+        token = await csrf_of(client, "/notifications")
+        gone = await client.request(
+            "DELETE",
+            "/api/push/subscriptions",
+            json={"endpoint": SUBSCRIPTION["endpoint"]},
+            headers={"X-CSRF-Token": token},
+        )
+        assert gone.status_code == 204
+    async with app.state.db.session() as session:
+        assert (await session.exec(select(PushSubscription))).all() == []
