@@ -1,0 +1,38 @@
+"""Attachments (扫描件): content-addressed files, stored encrypted in fixed-size chunks.
+
+`attachment` names a file by the SHA-256 of its plain bytes and says how it is cut: size,
+media type (sniffed from the bytes), chunk size and count. `attachment_chunk` holds each
+chunk sealed with the node's data key (AES-256-GCM, `FieldCipher.seal_bytes`), the file's
+SHA-256 and the chunk's index bound as associated data. A file is complete when every chunk
+is there; chunks may arrive one at a time and in any order (DESIGN.md §5), so an
+attachment row may exist before its chunks do. Nothing here says which case a file belongs
+to: a case's `attach` event does (server/attachments/access.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import LargeBinary
+from sqlmodel import Field, SQLModel
+
+from server.db import UtcDateTime, utcnow
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachment"
+
+    sha256: str = Field(primary_key=True, max_length=64)  # lower-case hex of the plain bytes
+    size: int  # plain bytes
+    media_type: str = Field(max_length=64)
+    chunk_size: int
+    chunk_count: int
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class AttachmentChunk(SQLModel, table=True):
+    __tablename__ = "attachment_chunk"
+
+    sha256: str = Field(primary_key=True, foreign_key="attachment.sha256", max_length=64)
+    idx: int = Field(primary_key=True)  # from 0
+    sealed: bytes = Field(sa_type=LargeBinary)  # nonce + AES-256-GCM ciphertext and tag
