@@ -1,0 +1,1 @@
+"""The village agent's offline app: the static page shells of /agent (issue 6)."""
