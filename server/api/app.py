@@ -19,7 +19,7 @@ from litestar.plugins.pydantic import PydanticPlugin
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import server
-from server.api import cases, catalog, health, me
+from server.api import cases, catalog, health, me, nodes, notifications, sync
 from server.auth.access import PasswordChangeRequired, SignInRequired
 from server.cases.machine import TransitionRefused
 from server.crypto.fields import FieldCipher
@@ -28,7 +28,7 @@ from server.forms import ValidationFailed
 from server.settings import Settings
 
 DETAILS = {
-    400: "请求格式不对",
+    400: "请求格式不对：请求体须是有效的 JSON，字段须与接口文档（/api/schema）一致",
     401: "请先登录",
     403: "没有权限",
     404: "没有这个接口或记录",
@@ -53,9 +53,38 @@ def _on_http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     return _problem(status, detail)
 
 
+# Litestar's (msgspec's or pydantic's) English messages, by a telling part, in Chinese.
+TYPE_MESSAGES = (
+    (("Field required", "Missing required", "missing"), "必填，请提供"),
+    (("valid integer", "`int`"), "须是整数"),
+    (("valid string", "`str`"), "须是文字（字符串）"),
+    (("valid boolean", "`bool`"), "须是 true 或 false"),
+    (("valid list", "`array`"), "须是列表（数组）"),
+    (("valid dictionary", "`object`", "model"), "须是对象"),
+    (("date",), "须是日期，格式 YYYY-MM-DD"),
+)
+
+
+def field_message(message: str) -> str:
+    """A Chinese message for one of the validator's English ones."""
+    for parts, chinese in TYPE_MESSAGES:
+        if any(part in message for part in parts):
+            return chinese
+    return "格式不对，请对照接口文档（/api/schema）"
+
+
 def _on_validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Wrong types or missing fields: 422 like the actions' own refusals, by field, in Chinese."""
     extra = exc.extra if isinstance(exc, ValidationException) else None
-    return _problem(400, "提交的数据有误，请按 errors 中的说明修改", {"errors": extra or []})
+    errors: dict[str, str] = {}
+    for entry in extra if isinstance(extra, list) else []:
+        if isinstance(entry, dict):
+            key = str(entry.get("key") or "body")
+            errors.setdefault(key, field_message(str(entry.get("message", ""))))
+    if not errors:
+        return _problem(400, DETAILS[400])
+    detail = "；".join(f"{key}：{message}" for key, message in errors.items())
+    return _problem(422, detail, {"errors": errors})
 
 
 def _on_access_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -81,7 +110,15 @@ def _on_invalid(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 def create_api(*, settings: Settings, db: Database) -> Litestar:
     return Litestar(
         state=State({"settings": settings, "db": db, "cipher": FieldCipher(settings.data_key)}),
-        route_handlers=[health.health, me.me, catalog.catalog, *cases.HANDLERS],
+        route_handlers=[
+            health.health,
+            me.me,
+            catalog.catalog,
+            *cases.HANDLERS,
+            *sync.HANDLERS,
+            *nodes.HANDLERS,
+            *notifications.HANDLERS,
+        ],
         plugins=[PydanticPlugin(prefer_alias=True)],
         logging_config=None,  # the process configures logging once (server/cli.py)
         openapi_config=OpenAPIConfig(

@@ -19,6 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import QueryParams
 
 from server.api.schema_text import listed
+from server.attachments.access import linked_scans
+from server.attachments.media import MEDIA_NAMES
 from server.auth.access import NotFound, current_user
 from server.auth.models import Role, User
 from server.calendar.queries import load_calendar
@@ -32,7 +34,7 @@ from server.cases.actions import (
     do_open_case,
     issuable_here,
 )
-from server.cases.deadlines import LEVEL_NAMES
+from server.cases.deadlines import LEVEL_NAMES, relay_deadline
 from server.cases.events import events_of, open_body
 from server.cases.identity import ID_TYPES
 from server.cases.list_views import read_filters
@@ -47,7 +49,7 @@ from server.cases.machine import (
     State,
 )
 from server.cases.models import APPLICANT_KINDS, CHANNELS, CaseRecord
-from server.cases.views import _details, _names_of, mask
+from server.cases.presentation import actor_namer, event_details, local_actor_ids, mask, names_of
 from server.catalog.queries import item_view
 from server.crypto.fields import FieldCipher
 from server.db import Database, utcnow
@@ -124,6 +126,7 @@ class Applicant(BaseModel):
     id_type: str = Field(description=f"证件类型代码：{listed(ID_TYPES)}")
     id_number: str = Field(description="证件号码，中间以 * 隐藏，例如 110105********002X")
     phone: str = Field(description="手机号码，中间以 * 隐藏，例如 139****5678；未登记为空")
+    address: str = Field(description="地址（与办件页面相同，完整显示）；未登记为空")
 
 
 class TimelineEntry(BaseModel):
@@ -135,6 +138,16 @@ class TimelineEntry(BaseModel):
     at: dt.datetime = Field(description="发生时间（UTC）")
     actor: str = Field(description="操作人姓名；其他节点的操作人为 <区划代码>/<用户编号>")
     details: list[str] = Field(description="可读的说明（不含证件号码和手机号码）")
+
+
+class AttachmentOut(BaseModel):
+    """办件的一个材料扫描件（由“上传扫描件”事件关联）。"""
+
+    material: str = Field(description="对应的材料名称（事项该版本的材料之一，或“其他”）")
+    sha256: str = Field(description="文件内容的 SHA-256（小写十六进制），即扫描件的编号")
+    name: str = Field(description="上传时的文件名")
+    media_type: str = Field(description=f"文件类型（按内容判断）：{listed(MEDIA_NAMES)}")
+    size: int = Field(description="文件大小（字节）")
 
 
 class CaseSummary(BaseModel):
@@ -182,12 +195,18 @@ class CaseDetail(BaseModel):
     received_at: dt.datetime = Field(description="收件时间（UTC）")
     accepted_at: dt.datetime | None = Field(description="受理时间（UTC）")
     due_at: dt.datetime | None = Field(description="承诺办结期限（UTC），含延期与暂停顺延")
+    relay_due_at: dt.datetime | None = Field(
+        description="上报件的上报期限（UTC）：乡镇尚未上报时给出，其余为空"
+    )
     completed_at: dt.datetime | None = Field(description="办结时间（UTC）")
     delivered_at: dt.datetime | None = Field(description="送达时间（UTC）")
     commands: list[str] = Field(
         description="当前用户在本节点现在可以执行的操作代码（POST .../commands/{command}）"
     )
     timeline: list[TimelineEntry] = Field(description="事件，按序号排列")
+    attachments: list[AttachmentOut] = Field(
+        description="材料扫描件，按上传顺序；网页 /cases/{id}/attachments/{sha256} 可查看"
+    )
 
 
 class CreatedCase(CaseDetail):
@@ -212,6 +231,7 @@ def _applicant(cipher: FieldCipher, case: CaseRecord) -> Applicant:
     clear = applicant_in_clear(cipher, case)
     number, phone = clear.id_number, clear.phone
     return Applicant(
+        address=clear.address,
         kind=case.applicant_kind,
         name=case.applicant_name,
         id_type=case.applicant_id_type,
@@ -226,19 +246,15 @@ async def _detail(
     case = await access_case_by_id(session, user, case_id)
     view = await item_view(session, case.item_id, case.item_version)
     events = [(e, open_body(cipher, e)) for e in await events_of(session, case.id)]
-    local = {
-        int(uid)
-        for e, _ in events
-        for region, _, uid in [e.actor.partition("/")]
-        if region == settings.region_code and uid.isdigit()
-    }
-    names = await _names_of(session, local)
-
-    def actor_name(actor: str) -> str:
-        region, _, uid = actor.partition("/")
-        if region == settings.region_code and uid.isdigit() and int(uid) in names:
-            return names[int(uid)]
-        return actor
+    relay_due_at = relay_deadline(
+        case,
+        kind=case.kind,
+        owner=case.owner,
+        calendar=await load_calendar(session),
+        relay_percent=(await load_policy(session)).relay_percent,
+    )
+    local = local_actor_ids(settings.region_code, (e for e, _ in events))
+    actor_name = actor_namer(settings.region_code, await names_of(session, local))
 
     return CaseDetail(
         id=case.id,
@@ -256,9 +272,10 @@ async def _detail(
         received_at=case.received_at,
         accepted_at=case.accepted_at,
         due_at=case.due_at,
+        relay_due_at=relay_due_at,
         completed_at=case.completed_at,
         delivered_at=case.delivered_at,
-        commands=list(commands_for(settings, user, case)),
+        commands=[c for c in commands_for(settings, user, case) if issuable_here(c, settings)],
         timeline=[
             TimelineEntry(
                 seq=e.seq,
@@ -266,9 +283,19 @@ async def _detail(
                 name=COMMAND_NAMES.get(cast(Command, e.kind), e.kind),
                 at=e.at,
                 actor=actor_name(e.actor),
-                details=_details(e.kind, body),
+                details=event_details(e.kind, body),
             )
             for e, body in events
+        ],
+        attachments=[
+            AttachmentOut(
+                material=s.material,
+                sha256=s.sha256,
+                name=s.name,
+                media_type=s.media_type,
+                size=s.size,
+            )
+            for s in linked_scans(events)
         ],
     )
 

@@ -10,6 +10,9 @@ from typing import Any, TypeGuard, cast
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.attachments.media import OTHER_MATERIAL
+from server.attachments.models import Attachment
+from server.attachments.store import is_complete
 from server.auth.access import Forbidden
 from server.auth.models import Role, User
 from server.calendar.queries import load_calendar
@@ -25,6 +28,7 @@ from server.cases.identity import (
     normalise_mobile,
 )
 from server.cases.machine import (
+    CLOSED,
     COMMANDS,
     CaseFacts,
     Command,
@@ -43,6 +47,7 @@ from server.catalog.queries import ItemView, claimed_item_ids, item_view
 from server.crypto.fields import FieldCipher
 from server.db import utcnow
 from server.forms import ValidationFailed
+from server.notify.triggers import do_notify_for_event
 from server.settings import Settings
 from sync.ids import uuid7
 
@@ -201,6 +206,7 @@ async def do_open_case(
     body: dict[str, Any] = {
         "serial": case.serial,
         "item": case.item_id,
+        "item_code": item.implementation_code,  # the item id is local to each node
         "item_version": case.item_version,
         "kind": case.kind,
         "channel": case.channel,
@@ -229,11 +235,36 @@ async def do_open_case(
         body=body,
         at=now,
     )
+    await do_notify_for_event(
+        session,
+        settings=settings,
+        case=case,
+        event_kind="submit",
+        body=body,
+        origin=settings.region_code,
+        actor=actor_ref(settings, actor),
+    )
     await session.commit()
     return case, warnings
 
 
 STAFF_ROLES = frozenset({Role.CLERK, Role.WINDOW_LEAD, Role.ADMIN})
+# What a village agent may issue: they bring the villager's materials, so they scan them too.
+AGENT_COMMANDS: frozenset[Command] = frozenset({"attach"})
+
+
+def may_issue(user: User, case: CaseRecord, command: Command) -> bool:
+    """The role rule, before the state machine: window staff issue every command; a village
+    agent only `attach`, on a case they filed, while it is open (the signed papers after the
+    decision are the window's)."""
+    if user.role in STAFF_ROLES:
+        return True
+    return (
+        user.role == Role.VILLAGE_AGENT
+        and command in AGENT_COMMANDS
+        and case.proxy_user_id == user.id
+        and case.state not in CLOSED
+    )
 
 
 async def do_apply(
@@ -251,21 +282,12 @@ async def do_apply(
     data and the state machine, then append the event and update the projection together.
     """
     body = dict(body or {})
-    if actor.role not in STAFF_ROLES:
+    if not may_issue(actor, case, command):
         raise Forbidden("只有窗口工作人员可以办理办件")
     now = at or utcnow()
     if errors := command_problems(command, body, now.astimezone(LOCAL_TZ).date()):
         raise ValidationFailed(errors)
     node: Node = "county" if settings.role == "county" else "township"
-    facts = CaseFacts(
-        owner="county" if case.owner == "county" else "township",
-        actor=node,
-        open_gaps=case.open_gaps,
-        open_tasks=case.open_tasks,
-        paused_from=cast(State | None, case.paused_from),
-    )
-    state = cast(State, case.state)
-    kind = cast(Kind, case.kind)
     view = await item_view(session, case.item_id, case.item_version)
     if command == "accept_with_gaps":
         allowed = {m.name for m in view.materials if m.gap_allowed}
@@ -274,11 +296,9 @@ async def do_apply(
             raise ValidationFailed(
                 {"gaps": f"{'、'.join(refused)}不允许容缺受理。本事项可容缺的材料：{listed}"}
             )
-    new_state = next_state(kind, state, command, case=facts)  # raises TransitionRefused
-    await _fold(session, case, view, command, body, state, now)
-    case.state = new_state
-    case.owner = next_owner(facts.owner, command)
-    case.updated_at = now
+    if command == "attach":
+        await _check_attach(session, view, body)
+    await fold_event(session, case, view, command, body, now, actor=node)  # may refuse
     event = append_event(
         session,
         cipher,
@@ -289,8 +309,67 @@ async def do_apply(
         body=body,
         at=now,
     )
+    await do_notify_for_event(
+        session,
+        settings=settings,
+        case=case,
+        event_kind=command,
+        body=body,
+        origin=settings.region_code,
+        actor=event.actor,
+    )
     await session.commit()
     return event
+
+
+async def _check_attach(session: AsyncSession, view: ItemView, body: dict[str, Any]) -> None:
+    """A scan is linked under one of the version's materials (or 其他), and only once the file
+    it names is stored here whole, as described: its event never points at nothing."""
+    names = [m.name for m in view.materials]
+    if body["material"] not in [*names, OTHER_MATERIAL]:
+        listed = "、".join([*names, OTHER_MATERIAL])
+        raise ValidationFailed(
+            {
+                "material": f"“{body['material']}”不是本事项（第 {view.version.version} 版）"
+                f"的申请材料，请从中选择：{listed}"
+            }
+        )
+    stored = await session.get(Attachment, body["sha256"])
+    if (
+        stored is None
+        or (stored.size, stored.media_type) != (body["size"], body["media_type"])
+        or not await is_complete(session, stored.sha256)
+    ):
+        raise ValidationFailed({"file": "扫描件尚未完整保存，请重新上传"})
+
+
+async def fold_event(
+    session: AsyncSession,
+    case: CaseRecord,
+    view: ItemView,
+    command: Command,
+    body: dict[str, Any],
+    now: dt.datetime,
+    *,
+    actor: Node,
+) -> None:
+    """One event into the projection: the state machine with the case's facts (raises
+    `TransitionRefused`), then the fold. The local actions and the sync's ingest
+    (server/relay/ingest.py) both come through here, so a case reads the same on every node.
+    """
+    facts = CaseFacts(
+        owner="county" if case.owner == "county" else "township",
+        actor=actor,
+        open_gaps=case.open_gaps,
+        open_tasks=case.open_tasks,
+        paused_from=cast(State | None, case.paused_from),
+    )
+    state = cast(State, case.state)
+    new_state = next_state(cast(Kind, case.kind), state, command, case=facts)
+    await _fold(session, case, view, command, body, state, now)
+    case.state = new_state
+    case.owner = next_owner(facts.owner, command)
+    case.updated_at = now
 
 
 async def _fold(
@@ -342,25 +421,28 @@ async def _fold(
 # Commands nobody issues by hand here: `submit` is intake itself, `rate` is the applicant's.
 NOT_ISSUED: frozenset[Command] = frozenset({"submit", "rate"})
 COUNTY_ONLY: frozenset[Command] = frozenset({"county_decide"})
+# Commands with a route of their own, not .../commands/{command}: `attach` carries a file.
+OWN_ROUTE: frozenset[Command] = frozenset({"attach"})
 
 
 def issuable_here(command: str, settings: Settings) -> TypeGuard[Command]:
-    """A command a person may issue on this node at all (pages and API answer 404 otherwise)."""
+    """A command a person may issue through .../commands/{command} on this node at all (pages
+    and API answer 404 otherwise)."""
     return (
         command in COMMANDS
         and command not in NOT_ISSUED
+        and command not in OWN_ROUTE
         and (settings.role == "county" or command not in COUNTY_ONLY)
     )
 
 
 def commands_for(settings: Settings, user: User, case: CaseRecord) -> list[Command]:
-    """What this user may issue now: staff only, on the node that owns the case."""
-    if user.role not in STAFF_ROLES:
-        return []
+    """What this user may issue now, on the node that owns the case: window staff what the
+    machine opens; a village agent `attach` on a case they filed, while it is open."""
     if (case.owner == "county") != (settings.role == "county"):
         return []  # only the node that owns the case moves it
     return [
         c
         for c in allowed(cast(Kind, case.kind), cast(State, case.state))
-        if issuable_here(c, settings)
+        if (issuable_here(c, settings) or c in OWN_ROUTE) and may_issue(user, case, c)
     ]

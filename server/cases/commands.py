@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from server.attachments.media import MAX_BYTES, MEDIA_TYPES
 from server.cases.machine import Command
 
 DELIVERY_METHODS: dict[str, str] = {
@@ -64,8 +65,30 @@ def command_problems(command: Command, body: dict[str, Any], today: dt.date) -> 
             errors["method"] = "请选择送达方式：窗口领取、邮寄送达或电子送达"
         elif method == "post" and not _text(body, "ems_number"):
             errors["ems_number"] = "邮寄送达请填写 EMS 邮件号"
+    if command == "attach":
+        errors.update(_attach_problems(body))
     if command == "rate":
         score = body.get("score")
         if not isinstance(score, int) or not 1 <= score <= 5:
             errors["score"] = "请选择评价：非常满意、满意、基本满意、不满意、非常不满意"
+    return errors
+
+
+def _attach_problems(body: dict[str, Any]) -> dict[str, str]:
+    """An `attach` body as `do_attach_scan` writes it: the material and the stored file."""
+    errors: dict[str, str] = {}
+    material = _text(body, "material")
+    if not 1 <= len(material) <= 100:
+        errors["material"] = "请选择扫描件对应的材料"
+    sha256, size = body.get("sha256"), body.get("size")
+    if (
+        not isinstance(sha256, str)
+        or len(sha256) != 64
+        or sha256.strip("0123456789abcdef")
+        or not _text(body, "name")
+        or body.get("media_type") not in MEDIA_TYPES
+        or not isinstance(size, int)
+        or not 1 <= size <= MAX_BYTES
+    ):
+        errors["file"] = "扫描件的信息不完整，请重新上传"
     return errors

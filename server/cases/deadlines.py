@@ -22,6 +22,12 @@ Rules:
   `warning_percent` (default 80 %). Limits shorter than one working day (immediate cases,
   working hours) are shared by elapsed wall time instead.
 - None before acceptance and after the decision, refusal or withdrawal.
+- The relay deadline (上报期限) of a relayed case is a point on its one clock: the township
+  has the county's `relay_percent` (default 50 %) of the running time, rounded up to whole
+  working days, to make its first review and relay; the rest is the county's. Paused days are
+  the township's own (the clock stood still), so they move the relay deadline on as well.
+  《莆田市…实施细则》六(二)6 only says relayed cases are relayed "在规定时限内，按照承诺件的业务
+  流程"; the share is the county's to set, like the warning threshold.
 
 Decision where the brief is silent: the denominator takes the paused days out because the due
 moment was moved by them, so a pause neither brings the warning forward nor puts it off.
@@ -66,6 +72,22 @@ def moved_due(calendar: WorkCalendar, due_at: dt.datetime, days: int) -> dt.date
     if days <= 0:
         return due_at
     return calendar.due(due_at, days, "working_days").moment
+
+
+def relay_due(
+    *,
+    accepted_at: dt.datetime,
+    due_at: dt.datetime,
+    paused_days: int,
+    relay_percent: int,
+    calendar: WorkCalendar,
+) -> dt.datetime:
+    """The moment a relayed case must have gone up to the county (see the module's rules)."""
+    allowed = calendar.working_days_between(accepted_at, due_at) - paused_days
+    if allowed <= 0:  # a limit in hours: no room to share, the due moment is the deadline
+        return due_at
+    share = -(-allowed * relay_percent // 100)  # ceiling
+    return calendar.due(accepted_at, share + paused_days, "working_days").moment
 
 
 def share_spent(
@@ -129,4 +151,35 @@ def level_of(
         now=now,
         calendar=calendar,
         warning_percent=warning_percent,
+    )
+
+
+def days_left(calendar: WorkCalendar, now: dt.datetime, moment: dt.datetime) -> int:
+    """Working days from now to the moment, as a limit is counted: 0 means the last day is
+    today; negative once it has passed (at least -1)."""
+    if moment >= now:
+        return calendar.working_days_between(now, moment)
+    return -max(1, calendar.working_days_between(moment, now))
+
+
+RELAY_PENDING = frozenset({"accepted", "in_review", "ready_to_relay"})
+
+
+def relay_deadline(
+    case: ClockFacts, *, kind: str, owner: str, calendar: WorkCalendar, relay_percent: int
+) -> dt.datetime | None:
+    """A relayed case's relay deadline while the township still holds it, else None."""
+    if kind != "relayed" or owner != "township" or case.accepted_at is None or case.due_at is None:
+        return None
+    waiting = case.state in RELAY_PENDING or (
+        case.state in ("awaiting_materials", "suspended") and case.paused_at is not None
+    )
+    if not waiting:
+        return None
+    return relay_due(
+        accepted_at=case.accepted_at,
+        due_at=case.due_at,
+        paused_days=case.paused_days,
+        relay_percent=relay_percent,
+        calendar=calendar,
     )

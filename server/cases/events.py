@@ -1,6 +1,8 @@
 """Writing and reading case events: the only code that touches `case_event`.
 
 `append_event` links the new event to the case's last hash and stores its body encrypted;
+`store_received_event` stores one that came from another node (server/relay/ingest.py);
+both enter the event in the node's sync log;
 `verify_cases` recomputes every chain (sync/chain.py) and says which case broke and where.
 """
 
@@ -16,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.cases.models import CaseEvent, CaseRecord
 from server.crypto.fields import FieldCipher, FieldDecryptError
+from server.relay.models import SyncLog
 from sync.chain import ChainBreak, canonical, event_hash, verify_chain
 from sync.ids import uuid7
 
@@ -65,6 +68,38 @@ def append_event(
     case.last_seq, case.last_hash = event.seq, event.hash
     session.add(event)
     session.add(case)
+    session.add(SyncLog(event_id=event.id, case_id=case.id, origin=node))  # goes up from here
+    return event
+
+
+def store_received_event(
+    session: AsyncSession,
+    cipher: FieldCipher,
+    case: CaseRecord,
+    fields: Mapping[str, Any],
+    *,
+    origin: str,
+) -> CaseEvent:
+    """Add an event another node made (its canonical `fields`, already checked against the
+    case's chain by the caller): the body encrypted with this node's key, the log row naming
+    the peer it came from. The caller commits with the projection.
+    """
+    event = CaseEvent(
+        id=fields["id"],
+        case_id=case.id,
+        seq=fields["seq"],
+        kind=fields["kind"],
+        actor=fields["actor"],
+        node=fields["node"],
+        at=dt.datetime.fromisoformat(fields["at"]).astimezone(dt.UTC),
+        prev_hash=fields["prev"],
+        hash=event_hash(dict(fields)),
+        body_enc=cipher.encrypt(canonical(dict(fields["body"])).decode(), context=BODY_CONTEXT),
+    )
+    case.last_seq, case.last_hash = event.seq, event.hash
+    session.add(event)
+    session.add(case)
+    session.add(SyncLog(event_id=event.id, case_id=case.id, origin=origin))
     return event
 
 

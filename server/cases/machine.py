@@ -35,7 +35,8 @@ to fold events into running time and paused days.
       --suspend--> suspended --resume--> back
 
   withdraw: from every open state, submitted to suspended --> withdrawn
-  No change of state: extend (while the clock runs), close_gap, task_done
+  No change of state: extend (while the clock runs), close_gap, task_done,
+    attach (every state a case of the kind reaches after intake, closed ones included)
 
 "back" is the state the case paused from; the fold keeps it in `CaseFacts.paused_from`.
 Guards, checked when the facts are given: only the owner node moves a case; no decision,
@@ -86,6 +87,16 @@ Decisions where the seeds are silent:
   handed over on the spot, so a refused case has no delivery; a case is rated at most once.
 - A 容缺 commitment that lapses has no command of its own yet (the seed's "中止办理并予以退件"):
   such a case can only be withdrawn until a "terminate" command is added.
+- `attach` (上传扫描件) links a scan of a material to the case: it changes no state and does
+  not touch the clock, and like every event only the owner node records it, so a case's chain
+  never forks. It is open in every state a case of the kind can reach after intake, the closed
+  ones included: the paper the applicant signs after the last step belongs in the file too (the
+  signed decision and the delivery receipt 送达回证 after `decided`/`delivered`, the receipt
+  of a refusal notice after `refused`, a written withdrawal that came with `withdraw`), and a
+  rating on the spot may come before the receipt is scanned, so `rated` keeps it as well.
+  Adding a scan late backdates nothing: it is a new event with its own time and actor. Not in
+  `draft`, which is not an application yet. Who may attach (window staff; a village agent on
+  the cases they filed, while open) is for `commands_for`, not the table.
 
 Clock: `start` at acceptance, `stop` on a one-time notice or a suspension, `resume` on the
 supplement or the resumption, `end` on a decision, a refusal or a withdrawal. A stop, resume
@@ -135,6 +146,7 @@ Command = Literal[
     "withdraw",
     "deliver",
     "rate",
+    "attach",
 ]
 Clock = Literal["start", "stop", "resume", "none", "end"]
 Node = Literal["township", "county"]
@@ -187,6 +199,7 @@ COMMAND_NAMES: dict[Command, str] = {
     "withdraw": "撤回",
     "deliver": "送达",
     "rate": "评价",
+    "attach": "上传扫描件",
 }
 NODE_NAMES: dict[Node, str] = {"township": "乡镇便民服务中心", "county": "县政务服务中心"}
 
@@ -290,6 +303,18 @@ TRANSITIONS: tuple[Transition, ...] = (
     # After the decision
     _t("deliver", "decided", "delivered", ALL),
     _t("rate", "delivered", "rated", ALL),
+    # Scans of materials and signed papers: every state the kind reaches after intake
+    _t(
+        "attach",
+        "submitted awaiting_materials decided delivered rated refused withdrawn",
+        "same",
+        ALL,
+    ),
+    _t("attach", "accepted", "same", "immediate promised relayed"),
+    _t("attach", "in_review", "same", "promised relayed"),
+    _t("attach", "joint_in_progress", "same", "joint"),
+    _t("attach", "ready_to_relay relayed", "same", "relayed"),
+    _t("attach", "suspended", "same", WORKING),
 )
 
 # Which command led into a paused state, so `back` can check where the case may return to.

@@ -30,12 +30,13 @@ from server.cases.machine import KIND_NAMES, Kind
 from server.cases.models import CaseEvent, CaseRecord
 from server.catalog.guide import guide_qr
 from server.catalog.queries import item_view
-from server.context import get_cipher, get_db, get_settings
+from server.context import get_cipher, get_db, get_settings, public_link
 from server.templating import render
 
 RIGHTS = (
     "如不服本决定，可自收到本通知书之日起六十日内依法申请行政复议，或者六个月内依法提起行政诉讼。"
 )
+DECISION_RIGHTS = RIGHTS.replace("本通知书", "本决定书")
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,49 @@ PAPERS: dict[str, PaperKind] = {
     "immediate_receipt": PaperKind(
         "即办件收件单", ("accept",), "只有已受理的即办件才有即办件收件单"
     ),
+    "decision": PaperKind(
+        "办理决定书", ("decide", "county_decide"), "该办件尚未作出办理决定，没有办理决定书"
+    ),
     "delivery_receipt": PaperKind("送达回证", ("deliver",), "该办件尚未送达，没有送达回证"),
 }
+DECISION_TITLES = {"approve": "准予办理决定书", "deny": "不予办理决定书"}
+
+
+@dataclass(frozen=True)
+class PaperLink:
+    """A paper the case page offers, one per event that gave rise to it."""
+
+    href: str
+    title: str
+    at: dt.datetime
+
+
+def paper_title(paper: str, body: dict[str, Any]) -> str:
+    """The paper's title; a decision's depends on its outcome."""
+    if paper == "decision":
+        return DECISION_TITLES.get(str(body.get("outcome", "")), PAPERS[paper].title)
+    return PAPERS[paper].title
+
+
+def paper_links(
+    case: CaseRecord, events: list[tuple[CaseEvent, dict[str, Any]]]
+) -> list[PaperLink]:
+    """Every paper the case's events gave rise to, oldest first; `?seq=` picks each one."""
+    links = []
+    for event, body in events:
+        for key, kind in PAPERS.items():
+            if event.kind not in kind.commands:
+                continue
+            if key == "immediate_receipt" and case.kind != "immediate":
+                continue
+            links.append(
+                PaperLink(
+                    f"/cases/{case.id}/papers/{key}?seq={event.seq}",
+                    paper_title(key, body),
+                    event.at,
+                )
+            )
+    return links
 
 
 @dataclass(frozen=True)
@@ -96,6 +138,8 @@ class PaperPage:
     commit_by: str = ""  # 容缺: the day the applicant promised the materials by
     method: str = ""  # delivery
     ems_number: str = ""
+    outcome: str = ""  # decision: approve or deny
+    by_county: bool = False  # decision: taken by the county on a relayed case
 
 
 def mask_id(number: str) -> str:
@@ -116,7 +160,7 @@ def chinese_date(moment: dt.datetime | dt.date | None) -> str:
 
 def progress_url(request: Request, serial: str) -> str:
     """The public progress page of a serial, absolute, as the QR code holds it."""
-    return str(request.url.replace(path="/progress", query=f"serial={serial}"))
+    return public_link(request, "/progress", f"serial={serial}")
 
 
 def _received_materials(submit_body: dict[str, Any]) -> list[Material]:
@@ -166,7 +210,7 @@ async def case_paper(request: Request) -> Response:
     unit = UNIT_NAMES.get(version.promised_unit, version.promised_unit)
     page = PaperPage(
         paper=paper,
-        title=kind.title,
+        title=paper_title(paper, body),
         case=case,
         item_name=version.name,
         kind_name=KIND_NAMES.get(cast(Kind, case.kind), case.kind),
@@ -183,13 +227,15 @@ async def case_paper(request: Request) -> Response:
         place=version.place_and_time or get_settings(request).name,
         phone=version.enquiry_phone,
         result_name=version.result_name,
-        rights=RIGHTS,
+        rights=DECISION_RIGHTS if paper == "decision" else RIGHTS,
         materials=_received_materials(submit),
         listed=_names(body, "missing" if paper == "one_time_notice" else "gaps"),
         reasons=str(body.get("reasons", "")),
         commit_by=_commit_by(body),
         method=DELIVERY_METHODS.get(str(body.get("method", "")), ""),
         ems_number=str(body.get("ems_number", "")),
+        outcome=str(body.get("outcome", "")),
+        by_county=event.kind == "county_decide",
     )
     response = render(request, "cases/paper.html", page)
     response.headers["Cache-Control"] = "no-store"  # personal data: kept by no cache

@@ -37,6 +37,7 @@ WRONG = "流水号或手机号后四位不对，请核对后重试"
 LAST_FOUR = re.compile(r"^[0-9]{4}$")
 # Decisions show only their outcome; every other step its name.
 DECISIONS = frozenset({"decide", "county_decide"})
+UNLISTED = frozenset({"attach"})  # the file's bookkeeping, not a step of the handling
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ async def _progress(request: Request, cipher: FieldCipher, case: CaseRecord) -> 
             e.at,
         )
         for e in events
+        if e.kind not in UNLISTED
     ]
     return Progress(
         serial=case.serial,

@@ -17,14 +17,17 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from server.attachments.access import linked_scans
+from server.attachments.listing import ScanSection, scan_section
 from server.audit.actions import do_record_audit
 from server.auth.access import NotFound, current_user, require_role
-from server.auth.models import Role, User
+from server.auth.models import Role
 from server.calendar.queries import load_calendar
 from server.calendar.rules import LOCAL_TZ, UNIT_NAMES
 from server.cases.access import access_case_by_id
 from server.cases.actions import (
     INTAKE_ROLES,
+    OWN_ROUTE,
     STAFF_ROLES,
     Intake,
     ReceivedMaterial,
@@ -36,6 +39,7 @@ from server.cases.actions import (
     issuable_here,
 )
 from server.cases.commands import DELIVERY_METHODS, OUTCOMES
+from server.cases.deadlines import days_left, relay_deadline
 from server.cases.events import events_of, open_body
 from server.cases.identity import ID_TYPES
 from server.cases.machine import (
@@ -48,11 +52,21 @@ from server.cases.machine import (
     State,
     TransitionRefused,
 )
-from server.cases.models import APPLICANT_KINDS, CHANNELS, CaseEvent, CaseRecord
+from server.cases.models import APPLICANT_KINDS, CHANNELS, CaseRecord
+from server.cases.papers import PaperLink, paper_links
+from server.cases.presentation import (
+    actor_namer,
+    event_details,
+    local_actor_ids,
+    mask,
+    names_of,
+    open_items,
+)
 from server.catalog.models import CatalogItem, CatalogItemVersion
 from server.catalog.queries import ItemFilters, ItemView, claimed_item_ids, item_view, search_items
 from server.context import client_ip, flash, get_cipher, get_db, get_settings
 from server.forms import ValidationFailed, form_values
+from server.policy.queries import load_policy
 from server.templating import render
 
 INTAKE_FIELDS = (
@@ -164,12 +178,16 @@ class CaseShowPage:
     first_responsible: str
     proxy: str
     days_left: int | None
+    relay_due: dt.datetime | None
+    relay_days_left: int | None
+    papers: list[PaperLink]
     received: list[dict[str, Any]]
     gaps: list[str]
     tasks: list[str]
     missing: list[str]
     timeline: list[TimelineEntry]
     actions: list[CommandForm]
+    scans: ScanSection
     choices: dict[str, dict[str, str]]
     refused: str = ""
 
@@ -302,13 +320,6 @@ async def case_create(request: Request) -> Response:
 # --- the case page -----------------------------------------------------------------------------
 
 
-def mask(value: str, keep_start: int, keep_end: int = 4) -> str:
-    """Show the ends of a number, stars between: 110105********002X, 139****5678."""
-    if len(value) <= keep_start + keep_end:
-        return "*" * len(value)
-    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
-
-
 def _applicant(request: Request, case: CaseRecord, full: bool) -> Applicant:
     clear = applicant_in_clear(get_cipher(request), case)
     number, phone, address = clear.id_number, clear.phone, clear.address
@@ -322,84 +333,7 @@ def _applicant(request: Request, case: CaseRecord, full: bool) -> Applicant:
     )
 
 
-def _details(kind: str, body: dict[str, Any]) -> list[str]:
-    """The readable parts of an event's body, never the applicant's numbers."""
-    lines: list[str] = []
-    if kind == "submit":
-        channel = CHANNELS.get(str(body.get("channel", "")), "")
-        lines.append(f"渠道：{channel}")
-        got = [
-            m["name"]
-            + "（"
-            + "、".join(
-                t for t, on in (("原件", m.get("original")), ("复印件", m.get("copy"))) if on
-            )
-            + "）"
-            for m in body.get("materials", [])
-            if isinstance(m, dict)
-        ]
-        if got:
-            lines.append("收到材料：" + "；".join(got))
-    for key, label in (
-        ("missing", "缺少或需补正的材料"),
-        ("gaps", "容缺材料"),
-        ("received", "补正材料"),
-    ):
-        if body.get(key):
-            lines.append(f"{label}：" + "、".join(str(n) for n in body[key]))
-    if body.get("commit_by"):
-        lines.append(f"承诺补齐日期：{body['commit_by']}")
-    if body.get("outcome"):
-        lines.append(f"办理结果：{OUTCOMES.get(str(body['outcome']), body['outcome'])}")
-    for key, label in (("reasons", "理由"), ("reason", "理由")):
-        if body.get(key):
-            lines.append(f"{label}：{body[key]}")
-    if body.get("days"):
-        lines.append(f"延长 {body['days']} 个工作日")
-    if body.get("method"):
-        lines.append(f"送达方式：{DELIVERY_METHODS.get(str(body['method']), body['method'])}")
-    if body.get("ems_number"):
-        lines.append(f"EMS 邮件号：{body['ems_number']}")
-    if body.get("material"):
-        lines.append(f"补齐：{body['material']}")
-    if body.get("task"):
-        lines.append(f"完成：{body['task']}")
-    return lines
-
-
-async def _names_of(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    users = await session.exec(select(User).where(col(User.id).in_(ids)))
-    return {u.id or 0: u.display_name for u in users.all()}
-
-
-def _open_items(
-    events: list[tuple[CaseEvent, dict[str, Any]]], view: ItemView
-) -> tuple[list[str], list[str], list[str]]:
-    """Open 容缺 gaps, open joint tasks and the materials last asked for (while waiting)."""
-    gaps: list[str] = []
-    tasks: list[str] = []
-    missing: list[str] = []
-    for event, body in events:
-        if event.kind == "accept_with_gaps":
-            gaps = [str(n) for n in body.get("gaps", [])]
-        if event.kind == "close_gap" and gaps:
-            name = str(body.get("material", ""))
-            gaps.remove(name if name in gaps else gaps[0])
-        if event.kind in ("accept", "accept_with_gaps") and view.version.handling_kind == "joint":
-            tasks = [d.strip() for d in view.version.co_departments.splitlines() if d.strip()]
-        if event.kind == "task_done" and tasks:
-            name = str(body.get("task", ""))
-            tasks.remove(name if name in tasks else tasks[0])
-        if event.kind == "notify_missing":
-            missing = [str(n) for n in body.get("missing", [])]
-        if event.kind == "supplement":
-            missing = []
-    return gaps, tasks, missing
-
-
-async def _case_page(
+async def case_page(
     request: Request,
     case_id: str,
     *,
@@ -408,6 +342,8 @@ async def _case_page(
     refused: str = "",
     status_code: int = 200,
 ) -> Response:
+    """The case page; after a post that did not go through (a command, a scan's upload), with
+    its form and errors (`failed`) or the refusal, under the status given."""
     user = current_user(request)
     settings = get_settings(request)
     can_reveal = user.role in STAFF_ROLES
@@ -415,13 +351,9 @@ async def _case_page(
         case = await access_case_by_id(session, user, case_id)
         view = await item_view(session, case.item_id, case.item_version)
         events = [(e, open_body(get_cipher(request), e)) for e in await events_of(session, case.id)]
-        local = {
-            int(e.actor.split("/", 1)[1])
-            for e, _ in events
-            if e.actor.startswith(f"{settings.region_code}/") and e.actor.split("/", 1)[1].isdigit()
-        }
         people = {case.first_responsible_id, case.proxy_user_id} - {None}
-        names = await _names_of(session, local | {p for p in people if p is not None})
+        local = local_actor_ids(settings.region_code, (e for e, _ in events))
+        names = await names_of(session, local | {p for p in people if p is not None})
         if full and can_reveal:
             do_record_audit(
                 session=session,
@@ -434,11 +366,7 @@ async def _case_page(
             await session.commit()
     full = full and can_reveal
 
-    def actor_name(actor: str) -> str:
-        region, _, uid = actor.partition("/")
-        if region == settings.region_code and uid.isdigit() and int(uid) in names:
-            return names[int(uid)]
-        return actor
+    actor_name = actor_namer(settings.region_code, names)
 
     timeline = [
         TimelineEntry(
@@ -446,38 +374,54 @@ async def _case_page(
             e.at,
             COMMAND_NAMES.get(cast(Command, e.kind), e.kind),
             actor_name(e.actor),
-            _details(e.kind, body),
+            event_details(e.kind, body),
         )
         for e, body in events
     ]
     received = events[0][1].get("materials", []) if events else []
-    gaps, tasks, missing = _open_items(events, view)
+    gaps, tasks, missing = open_items(events, view)
     forms = []
     commands = commands_for(get_settings(request), user, case)
     if failed is not None and failed.command not in commands:
         refused = refused or "；".join(failed.errors.values())
-    # A guard would refuse these with nothing open: no form for them then.
+    scans = scan_section(
+        case.id,
+        linked_scans(events),
+        [m.name for m in view.materials],
+        actor_name,
+        can_upload="attach" in commands,
+    )
+    if failed is not None and failed.command == "attach":
+        scans.material, scans.errors = failed.values.get("material", ""), failed.errors
+    # A guard would refuse these with nothing open: no form for them then; scans have their own.
     commands = [
         c
         for c in commands
         if not (c == "close_gap" and not case.open_gaps)
         and not (c == "task_done" and not case.open_tasks)
+        and c not in OWN_ROUTE
     ]
     for command in commands:
         if failed is not None and failed.command == command:
             forms.append(failed)
         else:
             forms.append(CommandForm(command, COMMAND_NAMES[command], TEXT_FIELDS.get(command, ())))
-    days_left = None
+    left = relay_left = None
+    relay_at = None
     if case.due_at is not None and case.completed_at is None:
-        # Working days, as the limit is counted: 0 means the last day is today.
         async with get_db(request).session() as session:
             calendar = await load_calendar(session)
+            policy = await load_policy(session)
         now = dt.datetime.now(LOCAL_TZ)
-        if case.due_at >= now:
-            days_left = calendar.working_days_between(now, case.due_at)
-        else:
-            days_left = -max(1, calendar.working_days_between(case.due_at, now))
+        left = days_left(calendar, now, case.due_at)
+        relay_at = relay_deadline(
+            case,
+            kind=case.kind,
+            owner=case.owner,
+            calendar=calendar,
+            relay_percent=policy.relay_percent,
+        )
+        relay_left = days_left(calendar, now, relay_at) if relay_at is not None else None
     page = CaseShowPage(
         case=case,
         view=view,
@@ -490,13 +434,17 @@ async def _case_page(
         can_reveal=can_reveal,
         first_responsible=names.get(case.first_responsible_id or 0, ""),
         proxy=names.get(case.proxy_user_id or 0, ""),
-        days_left=days_left,
+        days_left=left,
+        relay_due=relay_at,
+        relay_days_left=relay_left,
+        papers=paper_links(case, events),
         received=[m for m in received if isinstance(m, dict)],
         gaps=gaps,
         tasks=tasks,
         missing=missing,
         timeline=timeline,
         actions=forms,
+        scans=scans,
         choices=CHOICES,
         refused=refused,
     )
@@ -505,10 +453,12 @@ async def _case_page(
 
 async def case_show(request: Request) -> Response:
     full = request.query_params.get("full") == "1"
-    return await _case_page(request, request.path_params["case_id"], full=full)
+    return await case_page(request, request.path_params["case_id"], full=full)
 
 
-SPLIT = re.compile(r"[\n、，,；;]+")
+# One material a line (or ；): names may hold 、 themselves,
+# as in 社会保障卡或银行账户（存折、银行卡）.
+SPLIT = re.compile(r"[\r\n；;]+")
 
 
 def _command_body(command: Command, form: FormData) -> tuple[dict[str, Any], CommandForm]:
@@ -563,11 +513,11 @@ async def case_command(request: Request) -> Response:
             )
         except TransitionRefused as refused:
             await session.rollback()
-            return await _case_page(request, case_id, refused=refused.message, status_code=409)
+            return await case_page(request, case_id, refused=refused.message, status_code=409)
         except ValidationFailed as failed:
             await session.rollback()
             shown.errors = failed.errors
-            return await _case_page(request, case_id, failed=shown, status_code=422)
+            return await case_page(request, case_id, failed=shown, status_code=422)
         message = _done_message(command, case)
     flash(request, message)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from server.auth.actions import do_create_token
 from server.auth.models import Role, User
 from tests.conftest import csrf_of, make_client, signed_in
-from tests.factories import OTHER_TOWNSHIP, Personas, make_persona_case, make_user
+from tests.factories import OTHER_TOWNSHIP, Personas, make_item, make_persona_case, make_user
 from tests.http.test_case_log import ID_NUMBER, PHONE, claim
 
 
@@ -195,3 +195,98 @@ async def test_schema_documents_the_case_paths(app: Starlette) -> None:
     assert {"serial", "state", "applicant", "timeline", "commands"} <= set(detail)
     assert "隐藏" in components["Applicant"]["properties"]["id_number"]["description"]
     assert "reasons" in components["CommandBody"]["properties"]
+
+
+async def test_an_immediate_case_in_one_sitting(app: Starlette, personas: Personas) -> None:
+    quick = await make_item(
+        app,
+        basic_code="990100201000",
+        name="老年人优待证办理",
+        handling_kind="immediate",
+        promised_limit=0,
+    )
+    personas.item = quick
+    await claim(app, personas)
+    headers = await _headers(app, personas.township_officer)
+    async with make_client(app) as client:
+        created = await client.post("/api/cases", json=_intake(personas), headers=headers)
+        assert created.status_code == 201, created.text
+        case = created.json()
+        assert case["kind"] == "immediate" and case["kind_name"] == "即办件"
+        assert case["applicant"]["address"] == "青山镇青山村三组 12 号"
+        path = f"/api/cases/{case['id']}/commands"
+        accepted = (await client.post(f"{path}/accept", json={}, headers=headers)).json()
+        # Decided straight from acceptance: an immediate case has no review and no extension.
+        assert accepted["state"] == "accepted" and "start_review" not in accepted["commands"]
+        assert "decide" in accepted["commands"] and "extend" not in accepted["commands"]
+        assert accepted["relay_due_at"] is None
+        decided = await client.post(f"{path}/decide", json={"outcome": "approve"}, headers=headers)
+        assert decided.status_code == 200 and decided.json()["state"] == "decided"
+        delivered = await client.post(f"{path}/deliver", json={"method": "window"}, headers=headers)
+        case = delivered.json()
+        assert case["state"] == "delivered" and case["commands"] == []
+        assert [e["kind"] for e in case["timeline"]] == ["submit", "accept", "decide", "deliver"]
+        # The whole sitting fits the immediate limit: due, decided and delivered on one day.
+        assert case["due_at"] and case["completed_at"] and case["delivered_at"]
+        assert case["completed_at"][:10] == case["delivered_at"][:10] == case["accepted_at"][:10]
+
+
+async def test_a_relayed_case_reports_its_relay_deadline(
+    app: Starlette, personas: Personas
+) -> None:
+    personas.item = await make_item(
+        app,
+        basic_code="990700101000",
+        name="最低生活保障审核确认",
+        handling_kind="relayed",
+        decision_body="示范县民政局",
+    )
+    await claim(app, personas)
+    headers = await _headers(app, personas.township_officer)
+    async with make_client(app) as client:
+        case = (await client.post("/api/cases", json=_intake(personas), headers=headers)).json()
+        assert case["relay_due_at"] is None  # not accepted yet
+        path = f"/api/cases/{case['id']}/commands"
+        accepted = (await client.post(f"{path}/accept", json={}, headers=headers)).json()
+        assert accepted["due_at"] > accepted["relay_due_at"] > accepted["accepted_at"]
+        for command in ("start_review", "mark_ready"):
+            ready = (await client.post(f"{path}/{command}", json={}, headers=headers)).json()
+        assert ready["relay_due_at"] == accepted["relay_due_at"]
+        relayed = (await client.post(f"{path}/relay", json={}, headers=headers)).json()
+        assert relayed["state"] == "relayed" and relayed["relay_due_at"] is None
+
+
+async def test_wrong_types_are_named_by_field_in_chinese(
+    app: Starlette, personas: Personas
+) -> None:
+    case_id = await make_persona_case(app, personas)
+    headers = await _headers(app, personas.township_officer)
+    async with make_client(app) as client:
+        paging = await client.get("/api/cases?page=abc", headers=headers)
+        assert paging.status_code == 422
+        assert paging.json()["errors"] == {"page": "须是整数"}
+        assert paging.json()["detail"] == "page：须是整数"
+
+        body = {"item_id": "x", "applicant_name": 5}
+        created = await client.post("/api/cases", json=body, headers=headers)
+        assert created.status_code == 422
+        assert created.json()["errors"] == {
+            "item_id": "须是整数",
+            "applicant_name": "须是文字（字符串）",
+            "applicant_id": "必填，请提供",
+        }
+
+        extend = await client.post(
+            f"/api/cases/{case_id}/commands/extend",
+            json={"days": "ten", "missing": "申请书"},
+            headers=headers,
+        )
+        assert extend.status_code == 422
+        assert extend.json()["errors"] == {"days": "须是整数", "missing": "须是列表（数组）"}
+
+        broken = await client.post(
+            "/api/cases",
+            content=b"{not json",
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert broken.status_code == 400 and "有效的 JSON" in broken.json()["detail"]

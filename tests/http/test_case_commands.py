@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from server.auth.access import Forbidden
 from server.auth.models import User
+from server.calendar.queries import load_calendar
 from server.calendar.rules import LOCAL_TZ
 from server.cases.actions import do_apply
 from server.cases.events import events_of, verify_cases
@@ -18,6 +19,8 @@ from server.cases.machine import Command, TransitionRefused
 from server.cases.models import CaseRecord
 from server.db import Database
 from server.forms import ValidationFailed
+from server.policy.actions import do_set_policy
+from tests.conftest import signed_in
 from tests.factories import Personas, make_item
 from tests.http.test_case_log import claim, open_case
 
@@ -199,3 +202,53 @@ async def test_an_extension_moves_the_due_date(app: Starlette, personas: Persona
     case = await apply(app, clerk, case, "extend", {"reason": "需现场核查", "days": 5})
     # 26 November (Thursday) + 5 working days = 3 December.
     assert case.due_at == dt.datetime(2026, 12, 3, 23, 59, 59, tzinfo=LOCAL_TZ)
+
+
+async def test_a_relayed_case_shows_its_relay_deadline_until_it_goes_up(
+    app: Starlette, personas: Personas
+) -> None:
+    relayed = await make_item(
+        app,
+        basic_code="990700101000",
+        name="最低生活保障审核确认",
+        handling_kind="relayed",
+        decision_body="示范县民政局",
+    )
+    personas.item = relayed
+    await claim(app, personas)
+    clerk = personas.township_officer
+    case = await open_case(app, clerk, personas)
+    case = await apply(app, clerk, case, "accept")
+    assert case.accepted_at is not None and case.due_at is not None
+    async with app.state.db.session() as session:
+        calendar = await load_calendar(session)
+    # The county's default share, 50 % of the running time, rounded up to whole working days.
+    allowed = calendar.working_days_between(case.accepted_at, case.due_at)
+    expected = calendar.due(case.accepted_at, -(-allowed // 2), "working_days").moment
+    async with signed_in(app, clerk.username) as client:
+        steps: tuple[Command | None, ...] = (None, "start_review", "mark_ready")
+        for command in steps:
+            if command is not None:
+                case = await apply(app, clerk, case, command)
+            page = (await client.get(f"/cases/{case.id}")).text
+            assert "上报期限" in page and f"{expected:%Y-%m-%d} 前上报县级" in page
+        case = await apply(app, clerk, case, "relay")
+        assert "上报期限" not in (await client.get(f"/cases/{case.id}")).text
+
+        # A county that gives its townships 30 % moves the deadline forward.
+        async with app.state.db.session() as session:
+            await do_set_policy(
+                session=session,
+                actor=None,
+                values={
+                    "promise_rule": "max_share",
+                    "promise_percent": "40",
+                    "warning_percent": "80",
+                    "relay_percent": "30",
+                },
+            )
+        other = await open_case(app, clerk, personas)
+        other = await apply(app, clerk, other, "accept")
+        sooner = calendar.due(other.accepted_at or MONDAY, -(-allowed * 30 // 100), "working_days")
+        page = (await client.get(f"/cases/{other.id}")).text
+        assert f"{sooner.moment:%Y-%m-%d} 前上报县级" in page

@@ -123,7 +123,12 @@ async def test_the_county_warning_percent_moves_the_yellow_point(
         await do_set_policy(
             session=session,
             actor=None,
-            values={"promise_rule": "max_share", "promise_percent": "40", "warning_percent": "70"},
+            values={
+                "promise_rule": "max_share",
+                "promise_percent": "40",
+                "warning_percent": "70",
+                "relay_percent": "50",
+            },
         )
     assert await level_at(app, case, at("2026-11-24")) == "yellow"  # 6 of 8 = 75 % >= 70 %
     assert await level_at(app, case, at("2026-11-23")) == "none"  # 5 of 8 = 62.5 %

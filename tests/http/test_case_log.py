@@ -13,6 +13,7 @@ from sqlalchemy import text, update
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from server.attachments.actions import do_attach_scan
 from server.auth.access import NotFound
 from server.auth.models import User
 from server.cases.access import access_case_by_id
@@ -24,6 +25,7 @@ from server.catalog.actions import do_set_claims
 from server.forms import ValidationFailed
 from server.settings import Settings
 from tests.factories import OTHER_TOWNSHIP, Personas, make_user, open_intake
+from tests.scan_files import tiny_jpeg, tiny_png
 
 ID_NUMBER = "11010519491231002X"  # the example printed in GB 11643-1999
 PHONE = "13912345678"
@@ -92,15 +94,27 @@ async def test_personal_data_is_not_in_the_database_file(
     if not settings.effective_database_url.startswith("sqlite"):
         pytest.skip("the raw-file check reads the SQLite file")
     await claim(app, personas)
-    await open_case(app, personas.township_officer, personas)
+    case = await open_case(app, personas.township_officer, personas)
+    marker = b"SCAN-OF-ID-CARD-7f3a9c"  # inside the scans, nowhere else
+    async with app.state.db.session() as session:
+        for data in (tiny_png(marker), tiny_jpeg(marker)):
+            await do_attach_scan(
+                session=session,
+                cipher=app.state.cipher,
+                settings=settings,
+                actor=personas.township_officer,
+                case=case,
+                material="居民身份证",
+                file_name="身份证.png",
+                data=data,
+            )
+    folder = Path(settings.effective_database_url.removeprefix("sqlite:///")).parent
+    with_wal = b"".join(path.read_bytes() for path in folder.glob("yichuang.db*"))
+    assert marker not in with_wal and b"JFIF" not in with_wal  # the WAL, before a checkpoint
     await app.state.db.dispose()  # flush the WAL into the file we read
-    raw = b"".join(
-        path.read_bytes()
-        for path in Path(settings.effective_database_url.removeprefix("sqlite:///")).parent.glob(
-            "yichuang.db*"
-        )
-    )
+    raw = b"".join(path.read_bytes() for path in folder.glob("yichuang.db*"))
     assert ID_NUMBER.encode() not in raw and PHONE.encode() not in raw
+    assert marker not in raw and b"IHDR" not in raw and b"JFIF" not in raw
     assert "青山村三组".encode() not in raw
     assert "王秀兰".encode() in raw  # the name is kept in clear for search (DESIGN.md §6)
 

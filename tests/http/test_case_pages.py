@@ -162,7 +162,7 @@ async def test_a_promised_case_through_every_step(app: Starlette, personas: Pers
         ("resume", {}, "in_review", "已恢复"),
         (
             "notify_missing",
-            {"missing": ["申请书"], "other": "户口簿、结婚证"},
+            {"missing": ["申请书"], "other": "户口簿\n社会保障卡或银行账户（存折、银行卡）"},
             "awaiting_materials",
             "已一次性告知",
         ),
@@ -188,7 +188,7 @@ async def test_a_promised_case_through_every_step(app: Starlette, personas: Pers
         "延长 3 个工作日",
         "理由：需要实地核查",
         "理由：需要听证",
-        "缺少或需补正的材料：申请书、户口簿、结婚证",
+        "缺少或需补正的材料：申请书；户口簿；社会保障卡或银行账户（存折、银行卡）",
         "补正材料：申请书",
         "办理结果：准予",
         "送达方式：邮寄送达",
@@ -320,7 +320,7 @@ async def test_joint_tasks_and_a_relay(app: Starlette, personas: Personas) -> No
         case_id = created.headers["location"].rsplit("/", 1)[1]
         await post(client, f"/cases/{case_id}/commands/accept", {})
         page = (await client.get(f"/cases/{case_id}")).text
-        assert "联办中" in page and "残联、卫生院" in page
+        assert "联办中" in page and "残联；卫生院" in page
         assert '<option value="卫生院"' in page
         done = await post(client, f"/cases/{case_id}/commands/task_done", {"task": "卫生院"})
         assert done.status_code == 303

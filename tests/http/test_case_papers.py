@@ -3,6 +3,7 @@ name, the masked ID number and a QR code of the public progress page."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import httpx
@@ -193,3 +194,78 @@ async def test_who_may_print(app: Starlette, personas: Personas) -> None:
         response = await anonymous.get(path)
         assert response.status_code == 303
         assert response.headers["location"].startswith("/signin?next=")
+
+
+async def test_the_decision_paper_says_the_outcome_and_the_rights(
+    app: Starlette, personas: Personas
+) -> None:
+    await claim_all(app, personas)
+    assert personas.item is not None and personas.item.id is not None
+    clerk = personas.township_officer
+    approved = await open_case(app, clerk, personas.item.id)
+    denied = await open_case(app, clerk, personas.item.id)
+    for case in (approved, denied):
+        for command in ("accept", "start_review"):
+            case = await apply(app, clerk, case, command)
+    async with signed_in(app, clerk.username) as client:
+        path = f"/cases/{approved.id}/papers/decision"
+        response = await client.get(path)
+        assert response.status_code == 404 and "尚未作出办理决定" in response.text
+        approved = await apply(app, clerk, approved, "decide", {"outcome": "approve"})
+        paper = await client.get(path)
+        assert_paper(paper, approved, "准予办理决定书")
+        assert "决定准予办理" in paper.text and "审批表" in paper.text  # the result's name
+        assert "行政复议" not in paper.text
+
+        reasons = "家庭人均收入高于本县最低生活保障标准"
+        denied = await apply(app, clerk, denied, "decide", {"outcome": "deny", "reasons": reasons})
+        paper = await client.get(f"/cases/{denied.id}/papers/decision")
+        assert_paper(paper, denied, "不予办理决定书")
+        assert reasons in paper.text and "决定不予办理" in paper.text
+        assert "自收到本决定书之日起六十日内依法申请行政复议" in paper.text
+
+
+async def test_the_case_page_lists_every_paper_its_events_gave(
+    app: Starlette, personas: Personas
+) -> None:
+    await claim_all(app, personas)
+    assert personas.item is not None and personas.item.id is not None
+    clerk = personas.township_officer
+    case = await open_case(app, clerk, personas.item.id)
+    async with signed_in(app, clerk.username) as client:
+        page = await client.get(f"/cases/{case.id}")
+        assert "文书" not in page.text and "/papers/" not in page.text
+        case = await apply(app, clerk, case, "notify_missing", {"missing": ["申请书"]})
+        case = await apply(app, clerk, case, "supplement", {"received": ["申请书"]})
+        case = await apply(app, clerk, case, "notify_missing", {"missing": ["户口簿"]})
+        case = await apply(app, clerk, case, "supplement", {"received": ["户口簿"]})
+        case = await apply(app, clerk, case, "accept")
+        page = await client.get(f"/cases/{case.id}")
+        links = [
+            f'href="/cases/{case.id}/papers/one_time_notice?seq=2"',
+            f'href="/cases/{case.id}/papers/one_time_notice?seq=4"',
+            f'href="/cases/{case.id}/papers/acceptance?seq=6"',
+        ]
+        positions = [page.text.index(link) for link in links]
+        assert positions == sorted(positions)  # in the order they happened
+        assert page.text.count("/papers/") == len(links)
+        # Each link opens its own event's paper: the first notice lists the first material.
+        first = await client.get(f"/cases/{case.id}/papers/one_time_notice?seq=2")
+        assert "<li>申请书</li>" in first.text and "户口簿" not in first.text
+
+
+async def test_qr_codes_point_at_the_public_address_when_one_is_set(
+    app: Starlette, personas: Personas
+) -> None:
+    await claim_all(app, personas)
+    assert personas.item is not None and personas.item.id is not None
+    clerk = personas.township_officer
+    case = await apply(app, clerk, await open_case(app, clerk, personas.item.id), "accept")
+    public = "https://zwfw.example.gov.cn/qingshan"
+    app.state.settings = dataclasses.replace(app.state.settings, public_url=public)
+    async with signed_in(app, clerk.username) as client:
+        paper = await client.get(f"/cases/{case.id}/papers/acceptance")
+        guide = await client.get(f"/guide/{personas.item.implementation_code}")
+    assert f"{public}/progress?serial={case.serial}" in paper.text
+    assert "http://testserver/progress" not in paper.text
+    assert f"{public}/guide/{personas.item.implementation_code}" in guide.text

@@ -10,7 +10,14 @@ import datetime as dt
 
 import pytest
 
-from server.cases.deadlines import LEVEL_NAMES, moved_due, paused_working_days, warning_level
+from server.cases.deadlines import (
+    LEVEL_NAMES,
+    days_left,
+    moved_due,
+    paused_working_days,
+    relay_due,
+    warning_level,
+)
 from tests.unit.server.test_calendar_rules import at, end_of, package_calendar
 
 CAL = package_calendar((2026,))
@@ -131,3 +138,49 @@ def test_moving_by_nothing_keeps_the_due_moment() -> None:
 
 def test_level_names_are_words_not_colours() -> None:
     assert LEVEL_NAMES == {"none": "正常", "yellow": "黄牌预警", "red": "红牌超期"}
+
+
+def test_relay_deadline_is_the_countys_share_of_the_running_time() -> None:
+    # 10 working days from Monday 16 November: half of them, 5, end on Monday 23 November.
+    due = relay_due(accepted_at=ACCEPTED, due_at=DUE, paused_days=0, relay_percent=50, calendar=CAL)
+    assert due == end_of("2026-11-23")
+    # The share is rounded up to whole working days: 3.3 → 4, ending Friday 20 November.
+    share = relay_due(
+        accepted_at=ACCEPTED, due_at=DUE, paused_days=0, relay_percent=33, calendar=CAL
+    )
+    assert share == end_of("2026-11-20")
+
+
+def test_relay_deadline_moves_on_by_the_paused_days_and_crosses_holidays() -> None:
+    # Two days paused moved the due moment to 2 December; the township's 5 days become 7.
+    moved = moved_due(CAL, DUE, 2)
+    assert moved == end_of("2026-12-02")
+    due = relay_due(
+        accepted_at=ACCEPTED, due_at=moved, paused_days=2, relay_percent=50, calendar=CAL
+    )
+    assert due == end_of("2026-11-25")
+    # Accepted on Wednesday 23 September with 10 working days: the National Day week and the
+    # Mid-Autumn Friday are skipped, Saturday 10 October counts: the limit ends on 14 October,
+    # the 5 days (24, 28, 29, 30 September and 8 October) on 8 October.
+    accepted = at("2026-09-23", "10:00")
+    full = CAL.due(accepted, 10, "working_days").moment
+    assert full == end_of("2026-10-14")
+    half = relay_due(
+        accepted_at=accepted, due_at=full, paused_days=0, relay_percent=50, calendar=CAL
+    )
+    assert half == end_of("2026-10-08")
+
+
+def test_a_limit_in_hours_has_no_share() -> None:
+    due = ACCEPTED + dt.timedelta(hours=2)
+    assert (
+        relay_due(accepted_at=ACCEPTED, due_at=due, paused_days=0, relay_percent=50, calendar=CAL)
+        == due
+    )
+
+
+def test_days_left_counts_like_the_limit() -> None:
+    assert days_left(CAL, at("2026-11-16", "10:00"), DUE) == 10
+    assert days_left(CAL, at("2026-11-30", "10:00"), DUE) == 0  # the last day is today
+    assert days_left(CAL, at("2026-12-01", "10:00"), DUE) == -1
+    assert days_left(CAL, at("2026-12-03", "10:00"), DUE) == -3

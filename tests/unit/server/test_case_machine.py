@@ -44,50 +44,62 @@ EXPECTED: dict[str, dict[str, str]] = {
     "immediate": {
         "draft": "submit>submitted",
         "submitted": "accept>accepted notify_missing>awaiting_materials refuse>refused"
-        " withdraw>withdrawn",
-        "awaiting_materials": "refuse>refused supplement< withdraw>withdrawn",
-        "accepted": "decide>decided withdraw>withdrawn",
-        "decided": "deliver>delivered",
-        "delivered": "rate>rated",
+        " withdraw>withdrawn attach>=",
+        "awaiting_materials": "refuse>refused supplement< withdraw>withdrawn attach>=",
+        "accepted": "decide>decided withdraw>withdrawn attach>=",
+        "decided": "deliver>delivered attach>=",
+        "delivered": "rate>rated attach>=",
+        "rated": "attach>=",
+        "refused": "attach>=",
+        "withdrawn": "attach>=",
     },
     "promised": {
         "draft": "submit>submitted",
         "submitted": "accept>accepted accept_with_gaps>accepted"
-        " notify_missing>awaiting_materials refuse>refused withdraw>withdrawn",
-        "awaiting_materials": "refuse>refused supplement< close_gap>= withdraw>withdrawn",
-        "accepted": "start_review>in_review extend>= close_gap>= withdraw>withdrawn",
+        " notify_missing>awaiting_materials refuse>refused withdraw>withdrawn attach>=",
+        "awaiting_materials": "refuse>refused supplement< close_gap>= withdraw>withdrawn attach>=",
+        "accepted": "start_review>in_review extend>= close_gap>= withdraw>withdrawn attach>=",
         "in_review": "notify_missing>awaiting_materials decide>decided extend>="
-        " suspend>suspended close_gap>= withdraw>withdrawn",
-        "suspended": "resume< close_gap>= withdraw>withdrawn",
-        "decided": "deliver>delivered",
-        "delivered": "rate>rated",
+        " suspend>suspended close_gap>= withdraw>withdrawn attach>=",
+        "suspended": "resume< close_gap>= withdraw>withdrawn attach>=",
+        "decided": "deliver>delivered attach>=",
+        "delivered": "rate>rated attach>=",
+        "rated": "attach>=",
+        "refused": "attach>=",
+        "withdrawn": "attach>=",
     },
     "joint": {
         "draft": "submit>submitted",
         "submitted": "accept>joint_in_progress accept_with_gaps>joint_in_progress"
-        " notify_missing>awaiting_materials refuse>refused withdraw>withdrawn",
+        " notify_missing>awaiting_materials refuse>refused withdraw>withdrawn attach>=",
         "awaiting_materials": "refuse>refused supplement< task_done>= close_gap>="
-        " withdraw>withdrawn",
+        " withdraw>withdrawn attach>=",
         "joint_in_progress": "notify_missing>awaiting_materials task_done>= decide>decided"
-        " extend>= suspend>suspended close_gap>= withdraw>withdrawn",
-        "suspended": "task_done>= resume< close_gap>= withdraw>withdrawn",
-        "decided": "deliver>delivered",
-        "delivered": "rate>rated",
+        " extend>= suspend>suspended close_gap>= withdraw>withdrawn attach>=",
+        "suspended": "task_done>= resume< close_gap>= withdraw>withdrawn attach>=",
+        "decided": "deliver>delivered attach>=",
+        "delivered": "rate>rated attach>=",
+        "rated": "attach>=",
+        "refused": "attach>=",
+        "withdrawn": "attach>=",
     },
     "relayed": {
         "draft": "submit>submitted",
         "submitted": "accept>accepted accept_with_gaps>accepted"
-        " notify_missing>awaiting_materials refuse>refused withdraw>withdrawn",
-        "awaiting_materials": "refuse>refused supplement< close_gap>= withdraw>withdrawn",
-        "accepted": "start_review>in_review extend>= close_gap>= withdraw>withdrawn",
+        " notify_missing>awaiting_materials refuse>refused withdraw>withdrawn attach>=",
+        "awaiting_materials": "refuse>refused supplement< close_gap>= withdraw>withdrawn attach>=",
+        "accepted": "start_review>in_review extend>= close_gap>= withdraw>withdrawn attach>=",
         "in_review": "notify_missing>awaiting_materials mark_ready>ready_to_relay extend>="
-        " suspend>suspended close_gap>= withdraw>withdrawn",
-        "ready_to_relay": "relay>relayed extend>= withdraw>withdrawn",
+        " suspend>suspended close_gap>= withdraw>withdrawn attach>=",
+        "ready_to_relay": "relay>relayed extend>= withdraw>withdrawn attach>=",
         "relayed": "notify_missing>awaiting_materials county_decide>decided extend>="
-        " suspend>suspended withdraw>withdrawn",
-        "suspended": "resume< close_gap>= withdraw>withdrawn",
-        "decided": "deliver>delivered",
-        "delivered": "rate>rated",
+        " suspend>suspended withdraw>withdrawn attach>=",
+        "suspended": "resume< close_gap>= withdraw>withdrawn attach>=",
+        "decided": "deliver>delivered attach>=",
+        "delivered": "rate>rated attach>=",
+        "rated": "attach>=",
+        "refused": "attach>=",
+        "withdrawn": "attach>=",
     },
 }
 
@@ -202,7 +214,21 @@ def test_every_allowing_state_is_reachable_and_every_kind_can_finish() -> None:
         assert {"rated", "refused", "withdrawn"} <= seen
     final: tuple[State, ...] = ("rated", "refused", "withdrawn")
     for kind, state in itertools.product(KINDS, final):
-        assert allowed(kind, state) == []
+        assert allowed(kind, state) == ["attach"]  # a signed paper may still be scanned
+
+
+def test_attaching_a_scan_changes_nothing_but_needs_the_owner() -> None:
+    for kind, state in itertools.product(KINDS, STATES):
+        if "attach" in allowed(kind, state):
+            assert next_state(kind, state, "attach") == state
+    assert "attach" not in allowed("promised", "draft")
+    assert clock_of("attach") == "none" and next_owner("county", "attach") == "county"
+    facts = CaseFacts(owner="county", actor="township")
+    assert refusal("relayed", "relayed", "attach", facts) == (
+        "该办件目前由县政务服务中心负责办理，乡镇便民服务中心不能“上传扫描件”"
+    )
+    county = CaseFacts(owner="county", actor="county", open_gaps=1)
+    assert next_state("relayed", "relayed", "attach", case=county) == "relayed"
 
 
 # -- Happy paths and longer journeys ----------------------------------------------------------
