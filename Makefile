@@ -47,6 +47,7 @@ test: setup system-deps lint typecheck pytest
 
 bench: setup
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/pwa.py
 
 clean:
 	rm -rf $(VENV) pwa/node_modules .pytest_cache .mypy_cache .ruff_cache

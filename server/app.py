@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import cast
 
 from starlette.applications import Starlette
@@ -18,6 +18,11 @@ from server.auth.sessions import SessionMiddleware
 from server.crypto.fields import FieldCipher
 from server.db import Database
 from server.errors import EXCEPTION_HANDLERS, csrf_rejected
+from server.nodes.keys import ensure_node_keys, load_keyring
+from server.notify.badge import UnreadCountMiddleware
+from server.notify.jobs import background_notify
+from server.notify.vapid import ensure_vapid_key
+from server.relay.background import background_sync
 from server.routes import ROUTES
 from server.settings import Settings
 from server.templating import ASSETS
@@ -31,7 +36,9 @@ from server.web import (
 log = logging.getLogger("yichuang")
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(
+    settings: Settings, *, sync_loop: bool = False, notify_loop: bool = False
+) -> Starlette:
     db = Database(settings.effective_database_url)
     api = create_api(settings=settings, db=db)
     if "vendor/htmx.min.js" not in ASSETS:
@@ -39,7 +46,11 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with api.lifespan():
+        async with (
+            api.lifespan(),
+            background_sync(app) if sync_loop else nullcontext(),
+            background_notify(app) if notify_loop else nullcontext(),
+        ):
             yield
         await db.dispose()
 
@@ -50,9 +61,13 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(SecurityHeadersMiddleware),
             Middleware(GZipMiddleware, minimum_size=800),
             Middleware(
-                SessionMiddleware, secret_key=settings.session_key, max_age=settings.session_max_age
+                SessionMiddleware,
+                secret_key=settings.session_key,
+                max_age=settings.session_max_age,
+                idle=settings.session_idle,
             ),
             Middleware(IdentityMiddleware, db=db),
+            Middleware(UnreadCountMiddleware, db=db),
             Middleware(CsrfMiddleware, reject=csrf_rejected),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -61,6 +76,9 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.db = db
     app.state.cipher = FieldCipher(settings.data_key)
+    ensure_node_keys(settings.data_dir)
+    app.state.node_keys = load_keyring(settings.data_dir)
+    ensure_vapid_key(settings.data_dir)  # Web Push: made on first start, never replaced
     return app
 
 
@@ -70,4 +88,5 @@ def create_app_from_env() -> Starlette:
     from server.settings import load_settings
 
     configure_logging()
-    return create_app(load_settings())
+    # `yichuang serve`: sync and the notification job in the background
+    return create_app(load_settings(), sync_loop=True, notify_loop=True)

@@ -22,8 +22,13 @@ from server.crypto.fields import FieldCipher
 from server.db import Database, migrate
 from server.demo import load_demo, save_logins
 from server.forms import ValidationFailed
+from server.nodes.cli import add_node_commands
+from server.nodes.keys import ensure_node_keys
+from server.notify.cli import add_notify_commands
+from server.notify.vapid import ensure_vapid_key
 from server.org.actions import do_ensure_node_units, do_ensure_org_unit
 from server.org.codes import RegionCodeError, level_of, normalise, within
+from server.relay.cli import add_sync_commands
 from server.settings import NODE_ROLES, Settings, SettingsError, init_data_dir, load_settings
 from server.users.actions import UserFields, do_create_user, temporary_password
 from sync.chain import ChainBreak
@@ -59,6 +64,8 @@ def _prepare(args: argparse.Namespace) -> Settings:
     """Load settings, migrate, make sure the node's own org units and the calendar exist."""
     settings = load_settings(args.data)
     migrate(settings.effective_database_url)
+    ensure_node_keys(settings.data_dir)  # before any worker starts: they never race on it
+    ensure_vapid_key(settings.data_dir)  # the Web Push key, likewise
 
     async def units(db: Database, _cipher: FieldCipher) -> None:
         async with db.session() as session:
@@ -293,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     org_add.add_argument("--code", required=True, help="12 位区划代码")
     org_add.add_argument("--name", required=True, help="名称")
     org_add.set_defaults(func=cmd_org_add)
+
+    add_node_commands(commands, prepare=_prepare, run=_run, fail=CliError)
+    add_sync_commands(commands, prepare=_prepare, run=_run, fail=CliError)
+    add_notify_commands(commands, prepare=_prepare, run=_run, fail=CliError)
     return parser
 
 

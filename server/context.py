@@ -50,3 +50,12 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if "\\" in target:
         return default
     return target
+
+
+def public_link(request: Request, path: str, query: str = "") -> str:
+    """An absolute address for people outside (QR codes): the node's `public_url` when set,
+    otherwise the address this request came by."""
+    base = get_settings(request).public_url
+    if base:
+        return base + path + (f"?{query}" if query else "")
+    return str(request.url.replace(path=path, query=query))

@@ -44,6 +44,7 @@ CSRF_DETAILS = {
     "token": "页面已过期或来源不明，为了安全没有提交。请返回上一页，刷新后再提交一次。",
     "origin": "这个请求来自其他网站，为了安全已被拒绝。",
     "too_large": "提交的内容超过了 25 MB，请缩小附件后再试。",
+    "malformed": "提交的表单格式有误，没有保存。请刷新页面后再提交一次。",
 }
 
 
@@ -66,9 +67,10 @@ async def sign_in_required(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/"):
         return JSONResponse({"status_code": 401, "detail": "请先登录"}, status_code=401)
     target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    response = RedirectResponse(f"/signin?next={target}", status_code=303)
+    ended = "&ended=1" if request.scope.get("session_ended") else ""
+    response = RedirectResponse(f"/signin?next={target}{ended}", status_code=303)
     if request.headers.get("HX-Request") == "true":
-        response.headers["HX-Redirect"] = f"/signin?next={target}"
+        response.headers["HX-Redirect"] = f"/signin?next={target}{ended}"
     return response
 
 
@@ -84,7 +86,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 async def csrf_rejected(scope: Scope, receive: Receive, send: Send) -> None:
     request = Request(scope, receive)
     reason = scope.get("csrf_failure", "token")
-    status = 413 if reason == "too_large" else 403
+    status = {"too_large": 413, "malformed": 400}.get(reason, 403)
     log.warning("request refused (%s) on %s %s", reason, request.method, request.url.path)
     response = error_page(request, status, CSRF_DETAILS[reason])
     await response(scope, receive, send)

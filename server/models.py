@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from server.attachments.models import Attachment, AttachmentChunk
 from server.audit.models import AuditLog
 from server.auth.models import ApiToken, SignInFailure, User
 from server.calendar.models import CalendarDay, CalendarYear
@@ -13,14 +14,26 @@ from server.catalog.models import (
     TownshipItem,
     WindowItem,
 )
+from server.nodes.models import EnrolmentCode, NodePeer, PeerKey
+from server.notify.models import (
+    Notification,
+    NotificationPreference,
+    NotificationSent,
+    PushDelivery,
+    PushSubscription,
+    SmsMessage,
+)
 from server.org.models import OrgUnit
 from server.policy.models import PolicySetting
+from server.relay.models import SyncCursor, SyncEnvelopeSeen, SyncLog, SyncQuarantine, SyncStatus
 from server.windows.models import Window
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "ApiToken",
+    "Attachment",
+    "AttachmentChunk",
     "AuditLog",
     "CalendarDay",
     "CalendarYear",
@@ -29,10 +42,24 @@ __all__ = [
     "CatalogItem",
     "CatalogItemVersion",
     "CatalogMaterial",
+    "EnrolmentCode",
+    "NodePeer",
+    "Notification",
+    "NotificationPreference",
+    "NotificationSent",
     "OrgUnit",
+    "PeerKey",
     "PolicySetting",
+    "PushDelivery",
+    "PushSubscription",
     "SerialCounter",
     "SignInFailure",
+    "SmsMessage",
+    "SyncCursor",
+    "SyncEnvelopeSeen",
+    "SyncLog",
+    "SyncQuarantine",
+    "SyncStatus",
     "TownshipItem",
     "User",
     "Window",

@@ -8,6 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from server.agent import views as agent
+from server.attachments import views as attachments
 from server.auth import views as auth
 from server.calendar import views as calendar
 from server.cases import list_views as case_lists
@@ -18,7 +20,12 @@ from server.catalog import grants, transfer_views
 from server.catalog import views as catalog
 from server.catalog.guide import guide_show
 from server.home import views as home
+from server.nodes import views as nodes
+from server.notify import views as notify
 from server.policy import views as policy
+from server.pwa.manifest import web_manifest
+from server.pwa.worker import service_worker
+from server.relay import views as relay
 from server.static import static_file
 from server.users import views as users
 from server.windows import views as windows
@@ -74,6 +81,11 @@ ROUTES: list[BaseRoute] = [
     post("/catalog/{item_id:int}/status", catalog.catalog_set_status),
     get("/admin/windows/{window_id:int}/items", grants.window_items),
     post("/admin/windows/{window_id:int}/items", grants.window_items_update),
+    # nodes: the county enrols its townships, a township joins its county (admins only)
+    get("/admin/nodes", nodes.node_list),
+    post("/admin/nodes/codes", nodes.node_code_create),
+    post("/admin/nodes/join", nodes.node_join),
+    post("/admin/nodes/{region_code}/revoke", nodes.node_revoke),
     # the county's local rules
     get("/admin/policy", policy.policy_show),
     post("/admin/policy", policy.policy_update),
@@ -88,10 +100,30 @@ ROUTES: list[BaseRoute] = [
     post("/cases", cases.case_create),
     get("/cases/{case_id}", cases.case_show),
     post("/cases/{case_id}/commands/{command}", cases.case_command),
+    post("/cases/{case_id}/attachments", attachments.attachment_create),
+    get("/cases/{case_id}/attachments/{sha256}", attachments.attachment_show),
+    # relay and sync (the county's inbox of relayed cases; each node's sync health)
+    get("/relay", relay.relay_inbox_list),
+    get("/admin/sync", relay.sync_status_show),
+    # notifications (每个人自己的消息)
+    get("/notifications", notify.notification_list),
+    post("/notifications/read", notify.notification_read_all),
+    post("/notifications/{notification_id:int}/read", notify.notification_read),
+    get("/notifications/preferences", notify.notification_preferences),
+    post("/notifications/preferences", notify.notification_preferences_update),
+    get("/notifications/stream", notify.notification_stream),
     # public
     get("/guide/{code}", guide_show),
     get("/progress", progress_form),
     post("/progress", progress_lookup),
-    # static assets
+    # the village agent's offline app: static shells, filled in from IndexedDB by pwa/js/
+    get("/agent", agent.agent_home),
+    get("/agent/new", agent.agent_new),
+    get("/agent/outbox", agent.agent_outbox),
+    get("/agent/unlock", agent.agent_unlock),
+    get("/offline", agent.offline_page),
+    # static assets, the service worker and the web app manifest
     get("/static/{path:path}", static_file),
+    get("/sw.js", service_worker),
+    get("/manifest.webmanifest", web_manifest),
 ]

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from server.org.codes import RegionCodeError, normalise, validate_node_region
 
@@ -45,6 +46,10 @@ class Settings:
     port: int = 8000
     database_url: str = ""
     session_max_age: int = 12 * 3600
+    session_idle: int = 30 * 60
+    # Where applicants reach this node from outside (QR codes on papers and guides), e.g.
+    # "https://zwfw.example.gov.cn/qingshan"; empty: the address the page was asked by.
+    public_url: str = ""
     secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
@@ -137,6 +142,20 @@ def ensure_secrets(data_dir: Path) -> dict[str, bytes]:
     return loaded
 
 
+def _public_url(path: Path, value: object) -> str:
+    """node.toml's public_url: an http(s) address without query, no trailing slash."""
+    text = str(value or "").strip().rstrip("/")
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SettingsError(
+            f"{path}: public_url 应是 http:// 或 https:// 开头的网址，不带问号后的参数，"
+            f"例如 https://zwfw.example.gov.cn/qingshan；现在是 {text!r}"
+        )
+    return text
+
+
 def load_settings(data_dir: Path | None = None) -> Settings:
     """Read a data directory written by `yichuang init`."""
     data_dir = (data_dir or default_data_dir()).resolve()
@@ -169,5 +188,6 @@ def load_settings(data_dir: Path | None = None) -> Settings:
         host=str(raw.get("host", "127.0.0.1")),
         port=int(raw.get("port", 8000)),
         database_url=os.environ.get("DATABASE_URL", "") or str(raw.get("database_url", "")),
+        public_url=_public_url(path, raw.get("public_url", "")),
         secrets=ensure_secrets(data_dir),
     )

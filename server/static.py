@@ -16,6 +16,12 @@ async def static_file(request: Request) -> Response:
     if asset is None:
         raise NotFound("没有这个文件")
     versioned = request.query_params.get("v") == asset.version
+    if asset.content is not None:
+        return Response(
+            asset.content,
+            media_type=asset.media_type,
+            headers={"Cache-Control": IMMUTABLE if versioned else "no-cache"},
+        )
     return FileResponse(
         asset.path,
         media_type=asset.media_type,

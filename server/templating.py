@@ -24,6 +24,7 @@ from starlette.responses import Response
 from server.auth.models import ROLE_NAMES
 from server.auth.sessions import csrf_token
 from server.context import pop_flash
+from server.pwa.modules import version_modules
 from server.settings import PWA_DIR
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -35,6 +36,7 @@ class Asset:
     path: Path
     version: str
     media_type: str
+    content: bytes | None = None  # served instead of the file: a module with versioned imports
 
 
 _MEDIA = {
@@ -55,10 +57,14 @@ def _scan_assets() -> dict[str, Asset]:
                 found[path.relative_to(PWA_DIR).as_posix()] = path
     if HTMX_FILE.exists():
         found["vendor/htmx.min.js"] = HTMX_FILE
-    return {
+    assets = {
         name: Asset(path, hashlib.sha256(path.read_bytes()).hexdigest()[:12], _MEDIA[path.suffix])
         for name, path in found.items()
     }
+    modules = {name: path.read_bytes() for name, path in found.items() if name.startswith("js/")}
+    for name, (content, version) in version_modules(modules).items():
+        assets[name] = Asset(found[name], version, _MEDIA[".js"], content)
+    return assets
 
 
 ASSETS = _scan_assets()
@@ -133,7 +139,18 @@ def base_context(request: Request) -> dict[str, Any]:
         "node": request.app.state.settings,
         "csrf_token": LazyCsrfToken(request.scope.get("session")),
         "flash": pop_flash(request) if "session" in request.scope else "",
+        "clock_warning": clock_warning(request),
+        "unread_count": request.scope.get("unread_count"),  # server/notify/badge.py
     }
+
+
+CLOCK_SKEW_LIMIT_S = 300  # beyond five minutes deadlines and certificates go wrong
+
+
+def clock_warning(request: Request) -> int | None:
+    """The skew against the county (seconds) when past the limit: the sync loop measures it."""
+    skew = getattr(request.app.state, "clock_skew", None)
+    return skew if isinstance(skew, int) and abs(skew) > CLOCK_SKEW_LIMIT_S else None
 
 
 def render(

@@ -13,16 +13,20 @@ import time
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.auth.identity import resolve_identity
 from server.db import Database
+from server.forms import read_form
 
 log = logging.getLogger("yichuang.request")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_FORM_BYTES = 25 * 1024 * 1024
 SKIP_IDENTITY = ("/static/", "/favicon.ico")
+# Node-to-node sync: sealed envelopes are their own authentication; no cookie counts there.
+ENVELOPE_PATHS = ("/api/sync/",)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -80,7 +84,7 @@ class CsrfMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if "authorization" in headers:
+        if "authorization" in headers or scope["path"].startswith(ENVELOPE_PATHS):
             await self.app(scope, receive, send)
             return
         body, too_large = await _read_body(receive)
@@ -96,11 +100,17 @@ class CsrfMiddleware:
             if supplied is None and content_type.startswith(
                 ("application/x-www-form-urlencoded", "multipart/form-data")
             ):
-                form = await Request(scope, _replay(body)).form()
-                value = form.get("csrf_token")
-                supplied = value if isinstance(value, str) else None
-                await form.close()
-            if not expected or not supplied or not secrets.compare_digest(expected, supplied):
+                try:
+                    form = await read_form(Request(scope, _replay(body)))  # files kept in memory
+                except HTTPException:
+                    scope["csrf_failure"] = "malformed"
+                else:
+                    value = form.get("csrf_token")
+                    supplied = value if isinstance(value, str) else None
+                    await form.close()
+            if "csrf_failure" not in scope and not (
+                expected and supplied and secrets.compare_digest(expected, supplied)
+            ):
                 scope["csrf_failure"] = "token"
         if "csrf_failure" in scope:
             await self.reject(scope, replay, send)

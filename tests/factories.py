@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from server.attachments.actions import do_attach_scan
 from server.auth.models import Role, User
 from server.cases.actions import Intake, do_open_case
 from server.cases.models import CaseRecord
@@ -153,6 +154,25 @@ async def make_persona_case(app: Starlette, personas: Personas) -> str:
         )
     personas.case_id = case.id
     return case.id
+
+
+async def make_persona_scan(app: Starlette, personas: Personas, data: bytes) -> str:
+    """The clerk attaches `data` (a scan) to the persona case as 居民身份证; returns its hash."""
+    assert personas.case_id is not None
+    async with app.state.db.session() as session:
+        case = await session.get(CaseRecord, personas.case_id)
+        assert case is not None
+        attached = await do_attach_scan(
+            session=session,
+            cipher=app.state.cipher,
+            settings=app.state.settings,
+            actor=personas.township_officer,
+            case=case,
+            material="居民身份证",
+            file_name="身份证.png",
+            data=data,
+        )
+    return attached.sha256
 
 
 BODY_USCC = "11990102MB0000001"  # 17 characters; the check character is computed

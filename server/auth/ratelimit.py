@@ -36,6 +36,8 @@ SCOPES: dict[str, Limits] = {
     "signin": Limits(per_account=MAX_PER_ACCOUNT, per_address=MAX_PER_ADDRESS),
     # 办件查询: four digits are 10 000 guesses; ten per serial and per address per window.
     "progress": Limits(per_account=10, per_address=10),
+    # Enrolment codes (接入码) have 80 random bits; this only keeps probing loud and slow.
+    "enrol": Limits(per_account=5, per_address=10),
 }
 
 

@@ -9,9 +9,10 @@ from starlette.responses import RedirectResponse, Response
 
 from server.auth.access import current_user
 from server.auth.actions import do_sign_in
-from server.auth.sessions import csrf_token
+from server.auth.sessions import begin
 from server.context import client_ip, flash, get_cipher, get_db, safe_next
 from server.forms import ValidationFailed, form_values
+from server.notify.catalogue import do_notify_catalogue_on_sign_in
 from server.templating import render
 from server.users.actions import do_change_password
 
@@ -32,10 +33,7 @@ class PasswordPage:
 
 def start_session(request: Request, user_id: int, epoch: int) -> None:
     """A fresh session for a signed-in user: new CSRF token, nothing carried over."""
-    request.session.clear()
-    request.session["uid"] = user_id
-    request.session["epoch"] = epoch
-    csrf_token(request.session)
+    begin(request.session, user_id, epoch)
 
 
 async def signin_form(request: Request) -> Response:
@@ -43,6 +41,8 @@ async def signin_form(request: Request) -> Response:
     if request.scope.get("user") is not None:
         return RedirectResponse(target, status_code=303)
     notice = "您已安全退出。" if request.query_params.get("bye") else ""
+    if request.query_params.get("ended"):
+        notice = "长时间未操作或登录已超过 12 小时，为保护群众信息已自动退出，请重新登录。"
     return render(request, "auth/signin.html", SigninPage(next=target, notice=notice))
 
 
@@ -62,6 +62,8 @@ async def signin_submit(request: Request) -> Response:
         page = SigninPage(login=values["login"], next=target, error=outcome.error)
         return render(request, "auth/signin.html", page, status_code=422)
     start_session(request, outcome.user.uid, outcome.user.session_epoch)
+    async with get_db(request).session() as session:  # new catalogue versions: told once
+        await do_notify_catalogue_on_sign_in(session, user=outcome.user)
     if outcome.user.must_change_password:
         return RedirectResponse("/account/password", status_code=303)
     return RedirectResponse(target, status_code=303)

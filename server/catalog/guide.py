@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from server.catalog.queries import ItemView, item_by_code
 from server.catalog.views import CHOICES
-from server.context import get_db
+from server.context import get_db, public_link
 from server.templating import render
 
 QR_SCALE = 3  # pixels per module: about 3 cm across on paper, enough for a phone camera
@@ -46,7 +46,7 @@ async def guide_show(request: Request) -> Response:
         view = await item_by_code(session, request.path_params["code"])
     # The QR code always names the implementation code: a basic code may later match another
     # item (several implementations share one), and a printed code must never change meaning.
-    url = str(request.url.replace(path=f"/guide/{view.item.implementation_code}", query=""))
+    url = public_link(request, f"/guide/{view.item.implementation_code}")
     qr_src, qr_size = guide_qr(url)
     page = GuidePage(
         view, CHOICES, url, qr_src, qr_size, print_view=request.query_params.get("print") == "1"

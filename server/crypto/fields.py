@@ -3,6 +3,10 @@
 Both keys derive from the node's data key (HKDF-SHA256, separate `info`), so one file in the
 data directory protects everything. A field's context (table.column) is bound as associated
 data, so a ciphertext moved to another column does not open.
+
+Bytes (the chunks of an attachment) have a third derived key: `seal_bytes` gives the raw
+nonce followed by the AES-256-GCM ciphertext and tag, with the caller's associated data (an
+attachment chunk binds its file's SHA-256 and its index, so chunks cannot be swapped).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class FieldCipher:
             raise ValueError("the data key must be 32 bytes")
         self._aead = AESGCM(_derive(data_key, b"yichuang field encryption v1"))
         self._mac_key = _derive(data_key, b"yichuang blind index v1")
+        self._bytes_aead = AESGCM(_derive(data_key, b"yichuang bytes encryption v1"))
 
     def encrypt(self, value: str, *, context: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
@@ -56,3 +61,14 @@ class FieldCipher:
         """A keyed hash: equal values give equal hashes, and nobody without the key can guess."""
         message = context.encode() + b"\x00" + value.encode()
         return hmac.new(self._mac_key, message, hashlib.sha256).hexdigest()
+
+    def seal_bytes(self, data: bytes, *, associated: bytes) -> bytes:
+        """Nonce (12 bytes) + ciphertext + tag; `associated` must be given again to open it."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._bytes_aead.encrypt(nonce, data, associated)
+
+    def open_bytes(self, sealed: bytes, *, associated: bytes) -> bytes:
+        try:
+            return self._bytes_aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
+        except (InvalidTag, ValueError) as exc:
+            raise FieldDecryptError("sealed bytes do not open with this key and context") from exc

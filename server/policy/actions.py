@@ -11,6 +11,8 @@ from server.forms import ValidationFailed
 from server.policy.models import PolicySetting
 from server.policy.queries import PROMISE_RULES
 
+POLICY_FIELDS = ("promise_rule", "promise_percent", "warning_percent", "relay_percent")
+
 
 async def do_set_policy(
     *, session: AsyncSession, actor: User | None, values: dict[str, str], ip: str = ""
@@ -21,13 +23,14 @@ async def do_set_policy(
     for name, label, low, high in (
         ("promise_percent", "比例", 1, 99),
         ("warning_percent", "黄色预警比例", 50, 99),
+        ("relay_percent", "上报期限比例", 10, 90),
     ):
         raw = values.get(name, "")
         if not raw.isdigit() or not low <= int(raw) <= high:
             errors[name] = f"{label}请填写 {low}–{high} 之间的整数"
     if errors:
         raise ValidationFailed(errors)
-    for key in ("promise_rule", "promise_percent", "warning_percent"):
+    for key in POLICY_FIELDS:
         row = await session.get(PolicySetting, key) or PolicySetting(key=key, value="")
         row.value = values[key]
         row.updated_at = utcnow()

@@ -22,6 +22,7 @@ class Policy:
     promise_rule: PromiseRule = "max_share"
     promise_percent: int = 40  # 40 % of the statutory limit at most / 30 % shorter at least
     warning_percent: int = 80  # yellow warning when this share of a limit is spent
+    relay_percent: int = 50  # a relayed case goes up within this share of its running time
 
     def promise_problem(self, statutory: int, promised: int) -> str | None:
         """The local rule's verdict on a promised limit, with the figures, or None."""
@@ -54,4 +55,5 @@ async def load_policy(session: AsyncSession) -> Policy:
         promise_rule=rule if rule in PROMISE_RULES else "max_share",  # type: ignore[arg-type]
         promise_percent=int(rows.get("promise_percent", 40)),
         warning_percent=int(rows.get("warning_percent", 80)),
+        relay_percent=int(rows.get("relay_percent", 50)),
     )

@@ -11,7 +11,7 @@ from server.auth.access import current_user
 from server.catalog.actions import require_catalogue_editor
 from server.context import client_ip, flash, get_db, get_settings
 from server.forms import ValidationFailed, form_values
-from server.policy.actions import do_set_policy
+from server.policy.actions import POLICY_FIELDS, do_set_policy
 from server.policy.queries import PROMISE_RULES, Policy, load_policy
 from server.templating import render
 
@@ -30,6 +30,7 @@ def _values(policy: Policy) -> dict[str, str]:
         "promise_rule": policy.promise_rule,
         "promise_percent": str(policy.promise_percent),
         "warning_percent": str(policy.warning_percent),
+        "relay_percent": str(policy.relay_percent),
     }
 
 
@@ -46,7 +47,7 @@ async def policy_show(request: Request) -> Response:
 async def policy_update(request: Request) -> Response:
     user = current_user(request)
     require_catalogue_editor(user, get_settings(request))
-    values = form_values(await request.form(), "promise_rule", "promise_percent", "warning_percent")
+    values = form_values(await request.form(), *POLICY_FIELDS)
     async with get_db(request).session() as session:
         try:
             await do_set_policy(session=session, actor=user, values=values, ip=client_ip(request))

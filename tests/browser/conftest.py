@@ -30,6 +30,7 @@ from typing import Protocol
 import pytest
 from playwright.sync_api import (
     Browser,
+    BrowserContext,
     ConsoleMessage,
     Page,
     Playwright,
@@ -244,6 +245,50 @@ def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     )
     yield browser
     browser.close()
+
+
+class Launch(Protocol):
+    def __call__(self) -> BrowserContext: ...
+
+
+def persistent(
+    playwright: Playwright, chromium_path: str, profile: Path, opened: list[BrowserContext]
+) -> Launch:
+    """Chromium on one persistent profile folder (`user_data_dir`): each call starts a new
+    browser run on it, as a phone's browser after a restart (the service worker, its caches and
+    IndexedDB survive; page memory does not). Close a run before starting the next; every run
+    is appended to `opened` for the caller to close."""
+
+    def start() -> BrowserContext:
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=chromium_path,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            viewport={"width": 412, "height": 915},
+            is_mobile=True,
+            has_touch=True,
+        )
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+        opened.append(context)
+        return context
+
+    return start
+
+
+@pytest.fixture
+def launch(
+    playwright: Playwright, chromium_path: str, tmp_path: Path, township_server: TownshipServer
+) -> Iterator[Launch]:
+    """`persistent` runs on a profile of this test's own, against the shared township."""
+    contexts: list[BrowserContext] = []
+    yield persistent(playwright, chromium_path, tmp_path / "profile", contexts)
+    for context in contexts:
+        context.close()
+    township_server.check_alive()
 
 
 @dataclass

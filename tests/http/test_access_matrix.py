@@ -6,6 +6,8 @@ added without someone deciding who may use it.
 
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -14,11 +16,13 @@ from starlette.routing import Route
 from server.auth.models import Role
 from server.routes import ROUTES
 from tests.conftest import csrf_of, make_client, sign_in
-from tests.factories import PASSWORD, Personas, make_persona_case
+from tests.factories import PASSWORD, Personas, make_persona_case, make_persona_scan
+from tests.scan_files import tiny_png
 
 ANON = "anonymous"
 ROLES = [ANON, *[role.value for role in Role]]
 SIGNIN = "signin"  # expected: a redirect to the sign-in page
+SCAN = tiny_png(b"access matrix")  # attached to the persona case by its clerk
 
 # (method, path template, {role: expected}); "*" is every signed-in role.
 STAFF_VIEW: dict[str, int | str] = {Role.ADMIN: 200, Role.WINDOW_LEAD: 200, Role.SUPERVISOR: 200}
@@ -59,6 +63,12 @@ MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
     ("POST", "/catalog/{item_id}/status", {ANON: SIGNIN, "*": 403}),
     ("GET", "/admin/windows/{window_id}/items", {ANON: SIGNIN, "*": 403, **STAFF_VIEW}),
     ("POST", "/admin/windows/{window_id}/items", {ANON: SIGNIN, "*": 403, Role.ADMIN: 303}),
+    # Nodes: only a centre's admin; this is a township, so the county's actions (codes,
+    # revocation) are refused even to its admin, and joining with an empty form is a 422.
+    ("GET", "/admin/nodes", {ANON: SIGNIN, "*": 403, Role.ADMIN: 200}),
+    ("POST", "/admin/nodes/codes", {ANON: SIGNIN, "*": 403}),
+    ("POST", "/admin/nodes/join", {ANON: SIGNIN, "*": 403, Role.ADMIN: 422}),
+    ("POST", "/admin/nodes/{region_code}/revoke", {ANON: SIGNIN, "*": 403}),
     ("GET", "/admin/policy", {ANON: SIGNIN, "*": 200}),
     ("POST", "/admin/policy", {ANON: SIGNIN, "*": 403}),
     # The working-day calendar: every staff role reads it; only a county's admin edits it, so on
@@ -81,16 +91,58 @@ MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
         "/cases/{case_id}/commands/accept",
         {ANON: SIGNIN, "*": 303, Role.SUPERVISOR: 403, Role.VILLAGE_AGENT: 404},
     ),
+    # Scans: uploaded by whoever may attach (window staff; a village agent only to the cases
+    # they filed, and this one is the clerk's), here without a file; opened by whoever may see
+    # the case, since the case links the file.
+    (
+        "POST",
+        "/cases/{case_id}/attachments",
+        {ANON: SIGNIN, "*": 422, Role.SUPERVISOR: 403, Role.VILLAGE_AGENT: 404},
+    ),
+    (
+        "GET",
+        "/cases/{case_id}/attachments/{sha256}",
+        {ANON: SIGNIN, "*": 200, Role.VILLAGE_AGENT: 404},
+    ),
+    # The relay inbox is the county's (this is a township: not found); the sync page is for the
+    # centre's admin, window lead and supervisor.
+    ("GET", "/relay", {ANON: SIGNIN, "*": 404}),
+    ("GET", "/admin/sync", {ANON: SIGNIN, "*": 403, **STAFF_VIEW}),
+    # Notifications: everyone signed in has their own; another's (or none) is not found. The
+    # stream answers a plain GET (not an EventSource) with the count once.
+    ("GET", "/notifications", {ANON: SIGNIN, "*": 200}),
+    ("POST", "/notifications/read", {ANON: SIGNIN, "*": 303}),
+    ("POST", "/notifications/{notification_id}/read", {ANON: SIGNIN, "*": 404}),
+    ("GET", "/notifications/preferences", {ANON: SIGNIN, "*": 200}),
+    ("POST", "/notifications/preferences", {ANON: SIGNIN, "*": 303}),
+    ("GET", "/notifications/stream", {ANON: SIGNIN, "*": 200}),
+    ("GET", "/api/notifications", {ANON: 401, "*": 200}),
+    ("GET", "/api/notifications/count", {ANON: 401, "*": 200}),
+    ("GET", "/api/push/key", {ANON: 401, "*": 200}),
     # The service guide is public: the catalogue is public information.
     ("GET", "/guide/{code}", {ANON: 200, "*": 200}),
     # The progress page (办件查询) is public; an empty form is refused with a Chinese message.
     ("GET", "/progress", {ANON: 200, "*": 200}),
     ("POST", "/progress", {ANON: 422, "*": 422}),
     ("GET", "/static/{path}", {ANON: 200, "*": 200}),
+    # The village agent's offline app: static shells, the same for everyone (no data in them;
+    # the agent's own cases are encrypted in the phone's IndexedDB), the worker, the manifest.
+    ("GET", "/agent", {ANON: 200, "*": 200}),
+    ("GET", "/agent/new", {ANON: 200, "*": 200}),
+    ("GET", "/agent/outbox", {ANON: 200, "*": 200}),
+    ("GET", "/agent/unlock", {ANON: 200, "*": 200}),
+    ("GET", "/offline", {ANON: 200, "*": 200}),
+    ("GET", "/sw.js", {ANON: 200, "*": 200}),
+    ("GET", "/manifest.webmanifest", {ANON: 200, "*": 200}),
     ("GET", "/api/health", {ANON: 200, "*": 200}),
     ("GET", "/api/me", {ANON: 401, "*": 200}),
     ("GET", "/api/schema", {ANON: 200, "*": 200}),
     ("GET", "/api/catalog", {ANON: 200, "*": 200}),
+    # Enrolment is the county's; a township has no such thing (a form post is not even JSON).
+    ("POST", "/api/nodes/enrol", {ANON: 400, "*": 400}),
+    # Sync takes sealed envelopes from child nodes only; a township serves none, to anyone.
+    ("POST", "/api/sync/up", {ANON: 404, "*": 404}),
+    ("POST", "/api/sync/down", {ANON: 404, "*": 404}),
 ]
 
 
@@ -125,6 +177,9 @@ async def _walk(client: httpx.AsyncClient, personas: Personas) -> list[str]:
         "year": "2026",
         "case_id": personas.case_id or "",
         "paper": "acceptance",
+        "sha256": hashlib.sha256(SCAN).hexdigest(),
+        "region_code": "990102102000",
+        "notification_id": "999999",
     }
     problems = []
     for method, template, row in MATRIX:
@@ -151,6 +206,7 @@ async def _walk(client: httpx.AsyncClient, personas: Personas) -> list[str]:
 @pytest.mark.parametrize("role", ROLES)
 async def test_role_by_route(app: Starlette, personas: Personas, role: str) -> None:
     await make_persona_case(app, personas)
+    await make_persona_scan(app, personas, SCAN)
     async with make_client(app) as client:
         client.headers["x-test-role"] = role
         if role != ANON:

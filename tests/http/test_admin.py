@@ -65,6 +65,9 @@ async def test_admin_cannot_reach_another_townships_accounts(
         outside = {**NEW_USER, "org_unit_code": OTHER_TOWNSHIP, "role": "clerk"}
         response = await post_form(client, "/admin/users", outside, page="/admin/users/new")
         assert response.status_code == 422 and "请选择所属单位" in response.text
+        assert 'aria-invalid="true"' in response.text
+        assert 'aria-describedby="h-org_unit_code e-org_unit_code"' in response.text
+        assert 'id="e-org_unit_code"' in response.text
 
 
 async def test_disabling_a_user_ends_their_session(app: Starlette, personas: Personas) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import time
+from typing import Any
 
+import httpx
+from itsdangerous import TimestampSigner
 from sqlmodel import select
 from starlette.applications import Starlette
 
 from server.auth.models import User
+from server.auth.sessions import COOKIE_NAME
 from tests.conftest import csrf_of, make_client, post_form, sign_in
 from tests.factories import PASSWORD, Personas, make_user
 
@@ -190,3 +197,53 @@ async def test_phone_is_encrypted_at_rest(app: Starlette, personas: Personas) ->
     assert user.phone_enc and "13712345678" not in user.phone_enc
     assert user.phone_hash and "13712345678" not in user.phone_hash
     assert "13712345678" not in user.model_dump_json()
+
+
+def _session_of(
+    app: Starlette, client: httpx.AsyncClient
+) -> tuple[TimestampSigner, dict[str, Any]]:
+    """The session as the app signed it, read with the app's key (the test plays the attacker
+    who cannot, and the clock that moves on)."""
+    signer = TimestampSigner(app.state.settings.session_key, salt="yichuang.session")
+    [raw] = [c.value for c in client.cookies.jar if c.name == COOKIE_NAME and c.value]
+    data = json.loads(base64.urlsafe_b64decode(signer.unsign(raw.encode())))
+    return signer, data
+
+
+def _set_session(client: httpx.AsyncClient, signer: TimestampSigner, data: dict[str, Any]) -> None:
+    payload = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
+    client.cookies.clear()
+    client.cookies.set(COOKIE_NAME, signer.sign(payload).decode())
+
+
+async def test_sessions_end_when_idle_or_too_old(app: Starlette, personas: Personas) -> None:
+    now = int(time.time())
+    for since, seen in ((now - 3600, now - 31 * 60), (now - 12 * 3600 - 5, now)):
+        async with make_client(app) as client:
+            await sign_in(client, "p.clerk", PASSWORD)
+            signer, data = _session_of(app, client)
+            assert data["since"] >= now and data["seen"] >= now
+            _set_session(client, signer, {**data, "since": since, "seen": seen})
+            ended = await client.get("/cases")
+            assert ended.status_code == 303
+            assert ended.headers["location"] == "/signin?next=/cases&ended=1"
+            assert "Max-Age=0" in ended.headers["set-cookie"]  # the cookie is dropped
+            page = await client.get(ended.headers["location"])
+            assert "已自动退出，请重新登录" in page.text
+
+
+async def test_an_active_session_is_touched_at_most_once_a_minute(
+    app: Starlette, personas: Personas
+) -> None:
+    async with make_client(app) as client:
+        await sign_in(client, "p.clerk", PASSWORD)
+        fresh = await client.get("/")
+        assert fresh.status_code == 200 and "set-cookie" not in fresh.headers
+        signer, data = _session_of(app, client)
+        now = int(time.time())
+        _set_session(client, signer, {**data, "seen": now - 20 * 60})  # idle, not too long
+        touched = await client.get("/")
+        assert touched.status_code == 200 and "set-cookie" in touched.headers
+        value = touched.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
+        after = json.loads(base64.urlsafe_b64decode(signer.unsign(value.encode())))
+        assert after["seen"] >= now and after["since"] == data["since"]

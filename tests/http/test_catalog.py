@@ -151,14 +151,37 @@ async def test_county_policy_changes_the_rule(county_app: Starlette) -> None:
         bad = await post_form(
             client,
             "/admin/policy",
-            {"promise_rule": "min_reduction", "promise_percent": "150", "warning_percent": "80"},
+            {
+                "promise_rule": "min_reduction",
+                "promise_percent": "150",
+                "warning_percent": "80",
+                "relay_percent": "50",
+            },
             page="/admin/policy",
         )
         assert bad.status_code == 422 and "比例请填写 1–99 之间的整数" in bad.text
+        late = await post_form(
+            client,
+            "/admin/policy",
+            {
+                "promise_rule": "min_reduction",
+                "promise_percent": "30",
+                "warning_percent": "75",
+                "relay_percent": "95",
+            },
+            page="/admin/policy",
+        )
+        assert late.status_code == 422 and "上报期限比例请填写 10–90 之间的整数" in late.text
+        assert 'value="95"' in late.text  # what was typed stays
         ok = await post_form(
             client,
             "/admin/policy",
-            {"promise_rule": "min_reduction", "promise_percent": "30", "warning_percent": "75"},
+            {
+                "promise_rule": "min_reduction",
+                "promise_percent": "30",
+                "warning_percent": "75",
+                "relay_percent": "50",
+            },
             page="/admin/policy",
         )
         assert ok.status_code == 303

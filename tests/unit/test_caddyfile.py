@@ -89,6 +89,13 @@ def test_caddyfile_adapts_to_what_matters(caddy_env: dict[str, str]) -> None:
 
     encode = next(d for d in site if d.get("handler") == "encode")
     assert set(encode["encodings"]) == {"zstd", "gzip"}
+    # Server-sent events must not wait in a compressor's buffer.
+    compressed = next(
+        route
+        for route in site
+        if any(h.get("handler") == "encode" for h in route.get("handle", []))
+    )
+    assert compressed["match"] == [{"not": [{"path": ["/notifications/stream"]}]}]
     proxy = next(d for d in site if d.get("handler") == "reverse_proxy")
     assert proxy["upstreams"] == [{"dial": "127.0.0.1:8000"}]
     assert proxy["flush_interval"] == -1

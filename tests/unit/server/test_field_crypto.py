@@ -38,3 +38,24 @@ def test_blind_index_is_keyed_and_stable() -> None:
     assert first != FieldCipher(os.urandom(32)).blind_index("13800138000", context="phone")
     assert first != FieldCipher(key).blind_index("13800138000", context="id_number")
     assert len(first) == 64
+
+
+def test_bytes_round_trip_bound_to_their_context() -> None:
+    key = os.urandom(32)
+    cipher = FieldCipher(key)
+    data = b"\x89PNG scan of an ID card " * 100
+    sealed = cipher.seal_bytes(data, associated=b"attachment_chunk\x00abc\x000")
+    assert data[:20] not in sealed and len(sealed) == len(data) + 12 + 16
+    assert sealed != cipher.seal_bytes(data, associated=b"attachment_chunk\x00abc\x000")
+    assert cipher.open_bytes(sealed, associated=b"attachment_chunk\x00abc\x000") == data
+    for wrong in (b"attachment_chunk\x00abc\x001", b"attachment_chunk\x00abd\x000"):
+        with pytest.raises(FieldDecryptError):
+            cipher.open_bytes(sealed, associated=wrong)
+    with pytest.raises(FieldDecryptError):
+        FieldCipher(os.urandom(32)).open_bytes(sealed, associated=b"attachment_chunk\x00abc\x000")
+    flipped = bytearray(sealed)
+    flipped[20] ^= 1
+    with pytest.raises(FieldDecryptError):
+        cipher.open_bytes(bytes(flipped), associated=b"attachment_chunk\x00abc\x000")
+    with pytest.raises(FieldDecryptError):
+        cipher.open_bytes(b"short", associated=b"")

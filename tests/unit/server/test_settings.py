@@ -58,3 +58,17 @@ def test_database_url_from_environment(tmp_path: Path, monkeypatch: pytest.Monke
     assert load_settings(data).effective_database_url == f"sqlite:///{data.resolve()}/yichuang.db"
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@127.0.0.1/db")
     assert load_settings(data).effective_database_url == "postgresql://u@127.0.0.1/db"
+
+
+def test_public_url_is_checked_and_trimmed(tmp_path: Path) -> None:
+    data = tmp_path / "t"
+    init_data_dir(data, role="township", region_code="990102101", name="青山镇便民服务中心")
+    assert load_settings(data).public_url == ""
+    path = data / "node.toml"
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original + 'public_url = "https://zwfw.example.gov.cn/qingshan/"\n')
+    assert load_settings(data).public_url == "https://zwfw.example.gov.cn/qingshan"
+    for bad in ("zwfw.example.gov.cn", "ftp://x.example", "https://x.example/?a=1"):
+        path.write_text(original + f'public_url = "{bad}"\n')
+        with pytest.raises(SettingsError, match="public_url 应是 http:// 或 https:// 开头的网址"):
+            load_settings(data)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from jinja2 import meta, nodes
 
+from server.agent import views as agent
 from server.auth import views as auth
 from server.calendar import views as calendar
 from server.cases import list_views as case_lists
@@ -19,13 +20,16 @@ from server.catalog import views as catalog
 from server.catalog.guide import GuidePage
 from server.errors import ErrorPage
 from server.home import views as home
+from server.nodes import views as node_views
+from server.notify import views as notify
 from server.policy import views as policy
+from server.relay import views as relay
 from server.settings import PWA_DIR
 from server.templating import templates
 from server.users import views as users
 from server.windows import views as windows
 
-SHARED = {"request", "user", "node", "csrf_token", "flash"}
+SHARED = {"request", "user", "node", "csrf_token", "flash", "clock_warning", "unread_count"}
 PAGES: dict[str, type] = {
     "auth/signin.html": auth.SigninPage,
     "auth/password.html": auth.PasswordPage,
@@ -47,12 +51,23 @@ PAGES: dict[str, type] = {
     "catalog/guide.html": GuidePage,
     "windows/items.html": grants.WindowItemsPage,
     "policy/show.html": policy.PolicyPage,
+    "relay/inbox.html": relay.RelayInboxPage,
+    "relay/sync.html": relay.SyncPage,
     "cases/list.html": case_lists.CaseListPage,
     "errors/error.html": ErrorPage,
     "cases/new.html": cases.CaseNewPage,
     "cases/show.html": cases.CaseShowPage,
     "cases/paper.html": PaperPage,
     "cases/progress.html": ProgressPage,
+    "nodes/county.html": node_views.CountyNodesPage,
+    "nodes/township.html": node_views.TownshipNodesPage,
+    "agent/home.html": agent.AgentHomePage,
+    "agent/new.html": agent.AgentNewPage,
+    "agent/outbox.html": agent.AgentOutboxPage,
+    "agent/unlock.html": agent.AgentUnlockPage,
+    "errors/offline.html": agent.OfflinePage,
+    "notify/list.html": notify.NotificationListPage,
+    "notify/preferences.html": notify.NotificationPreferencesPage,
 }
 
 
