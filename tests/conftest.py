@@ -18,11 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import profiles
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 
 from server.app import create_app
+from server.auth.passwords import use_parameters
 from server.db import migrate, sync_url
 from server.models import metadata
 from server.settings import Settings, init_data_dir, load_settings
@@ -43,6 +45,13 @@ def _loopback_only(self: socket.socket, address: Any) -> Any:
         if not (host.startswith("127.") or host in ("::1", "localhost")):
             raise RuntimeError(f"test tried to reach {host}: only loopback is allowed")
     return _real_connect(self, address)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    """Real argon2id with the cheapest parameters: personas hash six passwords per test, and
+    the recommended parameters cost about 0.1 s each on this kind of machine."""
+    use_parameters(profiles.CHEAPEST)
 
 
 @pytest.fixture(autouse=True)

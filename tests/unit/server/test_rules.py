@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from server.auth.passwords import password_problem
@@ -51,3 +54,10 @@ def test_usernames_and_roles() -> None:
 )
 def test_next_is_only_a_local_path(target: str | None, expected: str) -> None:
     assert safe_next(target) == expected
+
+
+def test_the_server_hashes_with_the_recommended_argon2id_parameters() -> None:
+    """The suite hashes cheaply (tests/conftest.py); a fresh process, as a server, does not."""
+    code = "from server.auth.passwords import hash_password_sync as h; print(h('a1b2c3d4'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
