@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from server.attachments.models import Attachment, AttachmentChunk
+from server.attachments.models import Attachment, AttachmentChunk, AttachmentUpload
 from server.audit.models import AuditLog
 from server.auth.models import ApiToken, SignInFailure, User
 from server.calendar.models import CalendarDay, CalendarYear
@@ -34,6 +34,7 @@ __all__ = [
     "ApiToken",
     "Attachment",
     "AttachmentChunk",
+    "AttachmentUpload",
     "AuditLog",
     "CalendarDay",
     "CalendarYear",

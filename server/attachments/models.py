@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from server.db import UtcDateTime, utcnow
@@ -36,3 +36,20 @@ class AttachmentChunk(SQLModel, table=True):
     sha256: str = Field(primary_key=True, foreign_key="attachment.sha256", max_length=64)
     idx: int = Field(primary_key=True)  # from 0
     sealed: bytes = Field(sa_type=LargeBinary)  # nonce + AES-256-GCM ciphertext and tag
+
+
+class AttachmentUpload(SQLModel, table=True):
+    """A file a village agent declared from the phone, for one material of one draft (the
+    phone's id for a case not sent yet), and how far it got (server/agent/uploads.py)."""
+
+    __tablename__ = "attachment_upload"
+    __table_args__ = (UniqueConstraint("user_id", "draft_id", "material", "sha256"),)
+
+    id: str = Field(primary_key=True, max_length=32)  # random hex, named in the upload's URLs
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    draft_id: str = Field(max_length=64)
+    material: str = Field(max_length=200)
+    sha256: str = Field(foreign_key="attachment.sha256", max_length=64)
+    case_id: str | None = Field(default=None, max_length=36)  # once the case is linked
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    completed_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
