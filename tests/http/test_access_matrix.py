@@ -143,6 +143,11 @@ MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
     # Sync takes sealed envelopes from child nodes only; a township serves none, to anyone.
     ("POST", "/api/sync/up", {ANON: 404, "*": 404}),
     ("POST", "/api/sync/down", {ANON: 404, "*": 404}),
+    # Photos from the agent's phone: village agents only, each to their own uploads (a form
+    # post is not the JSON declaration; the id here is nobody's). PUTs: test_agent_uploads.py.
+    ("GET", "/api/agent/uploads", {ANON: 401, "*": 403, Role.VILLAGE_AGENT: 200}),
+    ("POST", "/api/agent/uploads", {ANON: 401, "*": 403, Role.VILLAGE_AGENT: 400}),
+    ("GET", "/api/agent/uploads/{upload_id}", {ANON: 401, "*": 403, Role.VILLAGE_AGENT: 404}),
 ]
 
 
@@ -180,6 +185,7 @@ async def _walk(client: httpx.AsyncClient, personas: Personas) -> list[str]:
         "sha256": hashlib.sha256(SCAN).hexdigest(),
         "region_code": "990102102000",
         "notification_id": "999999",
+        "upload_id": "0" * 32,
     }
     problems = []
     for method, template, row in MATRIX:

@@ -1,0 +1,347 @@
+"""Photos from the village agent's phone, sent in chunks that resume where they stopped.
+
+    GET  /api/agent/uploads[?draft_id=]          the agent's uploads, and the session's CSRF token
+                                                 (the agent's pages are cached shells without one)
+    POST /api/agent/uploads                      declare {draft_id, material, sha256, size,
+                                                 media_type}; the answer names the upload and
+                                                 the chunks the server still lacks
+    GET  /api/agent/uploads/{upload_id}          the same answer again (after a cut)
+    PUT  /api/agent/uploads/{upload_id}/chunks/{idx}   one chunk's plain bytes
+
+The bytes go to server/attachments/store.py, which seals every chunk at rest, refuses a chunk
+of the wrong length or a first chunk that is not the declared type (by its magic bytes), and
+hashes the whole file when the last chunk arrives: a file that is not its declared SHA-256
+loses its chunks and is refused here (422), so the phone starts it again. Declaring is
+idempotent (one row per agent, draft, material and hash) and so is every PUT, so a phone that
+lost the answer simply asks again. The phone's draft has no case on the server yet: the
+outbox flush links its finished uploads to the case it creates (`do_link_uploads`).
+
+Only a signed-in village agent may upload, and only to their own uploads: another's upload id
+is the same 404 as none. A file the server holds already (the same photo declared again) is
+complete at once; knowing a file's SHA-256 stands for having it, since hashes are shown only
+to those who may see the file.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Annotated, Any, cast
+
+from litestar import Request, get, post, put
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.attachments.media import MEDIA_NAMES, MEDIA_TYPES, sniff_media_type
+from server.attachments.models import Attachment, AttachmentUpload
+from server.attachments.store import (
+    SHA256_HEX,
+    AttachmentCorrupt,
+    ChunkRefused,
+    declare_attachment,
+    is_complete,
+    missing_chunks,
+    store_chunk,
+)
+from server.auth.access import Forbidden, NotFound, current_user
+from server.auth.models import Role, User
+from server.auth.sessions import csrf_token
+from server.cases.actions import do_apply
+from server.cases.models import CaseEvent, CaseRecord
+from server.crypto.fields import FieldCipher
+from server.db import Database, utcnow
+from server.forms import ValidationFailed
+from server.settings import Settings
+
+CHUNK_BYTES = 64 * 1024  # a bad 2G link still moves a chunk before it drops
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # photos are resized to a few hundred KB on the phone
+MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // 1024 // 1024
+DRAFT_ID = re.compile(r"[0-9A-Za-z_-]{8,64}")
+MATERIAL_CHARS = 200
+NOT_FOUND = "没有找到这次上传（可能已被清理），请重新上传这张照片"
+TYPES_TEXT = "、".join(MEDIA_NAMES.values())
+
+
+class UploadIn(BaseModel):
+    """手机上一张照片（或扫描件）的登记：属于哪个草稿的哪项材料、SHA-256、大小和类型。"""
+
+    draft_id: str = Field(description="手机上草稿的编号（8–64 位字母、数字、- 或 _）")
+    material: str = Field(description=f"材料名称，不超过 {MATERIAL_CHARS} 个字")
+    sha256: str = Field(description="文件内容的 SHA-256（64 位小写十六进制）")
+    size: int = Field(description=f"文件字节数，1 至 {MAX_UPLOAD_BYTES}")
+    media_type: str = Field(description=f"类型：{'、'.join(MEDIA_TYPES)}（服务器按内容核对）")
+
+
+class UploadOut(BaseModel):
+    id: str = Field(description="上传编号，用于查询进度和发送分块")
+    draft_id: str
+    material: str
+    sha256: str
+    size: int
+    media_type: str
+    chunk_size: int = Field(description="分块大小（字节）；最后一块可以更短")
+    chunk_count: int
+    missing: list[int] = Field(description="服务器还没有收到的分块序号（从 0 开始）")
+    complete: bool = Field(description="全部分块已收到且 SHA-256 已核对")
+
+
+class UploadList(BaseModel):
+    csrf_token: str = Field(description="发送 POST/PUT 时放在 X-CSRF-Token 请求头中")
+    uploads: list[UploadOut]
+
+
+def _db(request: Request[Any, Any, Any]) -> Database:
+    return cast(Database, request.app.state.db)
+
+
+def _cipher(request: Request[Any, Any, Any]) -> FieldCipher:
+    return cast(FieldCipher, request.app.state.cipher)
+
+
+def agent_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard (runs before the body is read): signed in, and a village agent."""
+    if current_user(connection).role != Role.VILLAGE_AGENT:
+        raise Forbidden("只有村代办员可以从手机上传照片")
+
+
+def declaration_problems(data: UploadIn) -> dict[str, str]:
+    """What is wrong with a declaration, by field, in Chinese; empty when it may be stored."""
+    errors: dict[str, str] = {}
+    if not DRAFT_ID.fullmatch(data.draft_id):
+        errors["draft_id"] = "草稿编号须是 8–64 位字母、数字、- 或 _，请在手机上重新保存草稿"
+    if not data.material.strip() or len(data.material) > MATERIAL_CHARS:
+        errors["material"] = f"请写明照片对应的材料（不超过 {MATERIAL_CHARS} 个字）"
+    if not SHA256_HEX.fullmatch(data.sha256):
+        errors["sha256"] = "SHA-256 须是 64 位小写十六进制数字"
+    if data.size < 1:
+        errors["size"] = "文件是空的，请重新拍照"
+    elif data.size > MAX_UPLOAD_BYTES:
+        errors["size"] = (
+            f"照片不能超过 {MAX_UPLOAD_MB} MB，这个有 {data.size / 1024 / 1024:.1f} MB。"
+            "请在手机上重新拍照（会自动压缩）"
+        )
+    if data.media_type not in MEDIA_TYPES:
+        errors["media_type"] = f"只收 {TYPES_TEXT}，请重新拍照或另存为这些格式"
+    return errors
+
+
+async def _answer(session: AsyncSession, upload: AttachmentUpload) -> UploadOut:
+    attachment = await session.get(Attachment, upload.sha256)
+    assert attachment is not None  # noqa: S101  declared before the upload row, never deleted
+    missing = await missing_chunks(session, upload.sha256)
+    return UploadOut(
+        id=upload.id,
+        draft_id=upload.draft_id,
+        material=upload.material,
+        sha256=upload.sha256,
+        size=attachment.size,
+        media_type=attachment.media_type,
+        chunk_size=attachment.chunk_size,
+        chunk_count=attachment.chunk_count,
+        missing=missing,
+        complete=not missing,
+    )
+
+
+async def access_upload_by_id(
+    session: AsyncSession, actor: User, upload_id: str
+) -> AttachmentUpload:
+    """The actor's own upload; anyone else's, or none, is the same 404."""
+    upload = await session.get(AttachmentUpload, upload_id)
+    if upload is None or upload.user_id != actor.uid:
+        raise NotFound(NOT_FOUND)
+    return upload
+
+
+async def do_declare_upload(
+    session: AsyncSession, *, actor: User, data: UploadIn
+) -> AttachmentUpload:
+    """Declare the file (once for all who send it) and the agent's upload of it (idempotent)."""
+    if errors := declaration_problems(data):
+        raise ValidationFailed(errors)
+    existing = await session.get(Attachment, data.sha256)
+    if existing is not None and (existing.size, existing.media_type) != (
+        data.size,
+        data.media_type,
+    ):
+        raise ValidationFailed(
+            {"sha256": "这个 SHA-256 已登记为另一种大小或类型的文件，请核对照片后重新上传"}
+        )
+    chunk_size = existing.chunk_size if existing is not None else CHUNK_BYTES
+    await declare_attachment(
+        session,
+        sha256=data.sha256,
+        size=data.size,
+        media_type=data.media_type,
+        chunk_size=chunk_size,
+    )
+    key = (
+        col(AttachmentUpload.user_id) == actor.uid,
+        col(AttachmentUpload.draft_id) == data.draft_id,
+        col(AttachmentUpload.material) == data.material,
+        col(AttachmentUpload.sha256) == data.sha256,
+    )
+    found = (await session.exec(select(AttachmentUpload).where(*key))).first()
+    if found is not None:
+        return found
+    upload = AttachmentUpload(
+        id=secrets.token_hex(16),
+        user_id=actor.uid,
+        draft_id=data.draft_id,
+        material=data.material,
+        sha256=data.sha256,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(upload)
+    except IntegrityError:  # the same declaration from a repeated request in the meantime
+        return (await session.exec(select(AttachmentUpload).where(*key))).one()
+    return upload
+
+
+async def do_store_upload_chunk(
+    session: AsyncSession, cipher: FieldCipher, *, upload: AttachmentUpload, idx: int, data: bytes
+) -> None:
+    """Store one chunk (a repeat is a no-op) and commit; the last one has the file verified."""
+    attachment = await session.get(Attachment, upload.sha256)
+    assert attachment is not None  # noqa: S101  declared before the upload row, never deleted
+    if idx == 0 and sniff_media_type(data) != attachment.media_type:
+        shown = MEDIA_NAMES[attachment.media_type]
+        raise ValidationFailed(
+            {"file": f"照片内容不是登记的{shown}（按文件内容判断），请重新拍照后再上传"}
+        )
+    try:
+        await store_chunk(session, cipher, sha256=upload.sha256, idx=idx, data=data)
+    except ChunkRefused as exc:
+        raise ValidationFailed(
+            {"chunk": f"第 {idx + 1} 块的序号或长度与登记的文件不符，请重新上传这张照片"}
+        ) from exc
+    except AttachmentCorrupt as exc:
+        await session.commit()  # the chunks are dropped, so that the phone may send them again
+        raise ValidationFailed(
+            {"sha256": "收到的照片与登记的 SHA-256 不符，已丢弃，手机会重新上传这张照片"}
+        ) from exc
+    if upload.completed_at is None and await is_complete(session, upload.sha256):
+        upload.completed_at = utcnow()
+        session.add(upload)
+    await session.commit()
+
+
+async def do_link_uploads(
+    *,
+    session: AsyncSession,
+    cipher: FieldCipher,
+    settings: Settings,
+    actor: User,
+    case: CaseRecord,
+    draft_id: str,
+) -> list[CaseEvent]:
+    """Link the agent's finished uploads of a draft to the case made from it: one `attach`
+    event each (do_apply checks who may and commits); an upload linked already is skipped."""
+    query = select(AttachmentUpload).where(
+        col(AttachmentUpload.user_id) == actor.uid,
+        col(AttachmentUpload.draft_id) == draft_id,
+        col(AttachmentUpload.case_id).is_(None),
+    )
+    events: list[CaseEvent] = []
+    for upload in (await session.exec(query.order_by(col(AttachmentUpload.created_at)))).all():
+        attachment = await session.get(Attachment, upload.sha256)
+        if attachment is None or not await is_complete(session, upload.sha256):
+            continue
+        upload.case_id = case.id
+        session.add(upload)
+        extension = MEDIA_TYPES[attachment.media_type][1]
+        body = {
+            "material": upload.material,
+            "sha256": upload.sha256,
+            "name": f"{upload.material}-照片{len(events) + 1}{extension}",
+            "media_type": attachment.media_type,
+            "size": attachment.size,
+        }
+        events.append(
+            await do_apply(
+                session=session,
+                cipher=cipher,
+                settings=settings,
+                actor=actor,
+                case=case,
+                command="attach",
+                body=body,
+            )
+        )
+    return events
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+UploadId = Annotated[str, PathParameter(description="上传编号", max_length=32)]
+
+
+@get("/agent/uploads", summary="我的照片上传", tags=["agent"], guards=[agent_only])
+async def agent_upload_list(
+    request: Request[Any, Any, Any],
+    draft_id: Annotated[str | None, QueryParameter(description="只看这个草稿的")] = None,
+) -> UploadList:
+    user = current_user(request)
+    query = select(AttachmentUpload).where(col(AttachmentUpload.user_id) == user.uid)
+    if draft_id is not None:
+        query = query.where(col(AttachmentUpload.draft_id) == draft_id)
+    async with _db(request).session() as session:
+        rows = (await session.exec(query.order_by(col(AttachmentUpload.created_at)))).all()
+        uploads = [await _answer(session, row) for row in rows]
+    session_data = request.scope.get("session")
+    token = csrf_token(session_data) if isinstance(session_data, dict) else ""
+    return UploadList(csrf_token=token, uploads=uploads)
+
+
+@post(
+    "/agent/uploads",
+    summary="登记一张照片的上传",
+    description="同一草稿、材料和 SHA-256 再次登记得到同一个上传；回答列出服务器还缺的分块。",
+    tags=["agent"],
+    guards=[agent_only],
+    status_code=200,
+)
+async def agent_upload_create(
+    request: Request[Any, Any, Any], data: JSONBody[UploadIn]
+) -> UploadOut:
+    user = current_user(request)
+    async with _db(request).session() as session:
+        upload = await do_declare_upload(session, actor=user, data=data)
+        await session.commit()
+        return await _answer(session, upload)
+
+
+@get("/agent/uploads/{upload_id:str}", summary="上传进度", tags=["agent"], guards=[agent_only])
+async def agent_upload_show(request: Request[Any, Any, Any], upload_id: UploadId) -> UploadOut:
+    user = current_user(request)
+    async with _db(request).session() as session:
+        return await _answer(session, await access_upload_by_id(session, user, upload_id))
+
+
+@put(
+    "/agent/uploads/{upload_id:str}/chunks/{idx:int}",
+    summary="发送一个分块",
+    description="请求体是该分块的原始字节（application/octet-stream）；重复发送无害。",
+    tags=["agent"],
+    guards=[agent_only],
+)
+async def agent_upload_chunk(
+    request: Request[Any, Any, Any],
+    upload_id: UploadId,
+    idx: Annotated[int, PathParameter(description="分块序号，从 0 开始", ge=0)],
+) -> UploadOut:
+    user = current_user(request)
+    data = await request.body()
+    async with _db(request).session() as session:
+        upload = await access_upload_by_id(session, user, upload_id)
+        await do_store_upload_chunk(session, _cipher(request), upload=upload, idx=idx, data=data)
+        return await _answer(session, upload)
+
+
+HANDLERS = [agent_upload_list, agent_upload_create, agent_upload_show, agent_upload_chunk]
