@@ -1,6 +1,6 @@
 // The only module that touches IndexedDB (STYLE.md §4). Two kinds of database:
 //   yc-device         one per phone: who used the app last (user id and name, nothing else)
-//   yc-user-<id>      one per agent: the vault's wrapped keys and the encrypted drafts
+//   yc-user-<id>      one per agent: the vault's wrapped keys, the encrypted drafts and photos
 // Another agent's database is never opened while someone else is signed in.
 // Upgrades are numbered steps: step i takes a database from version i to i + 1.
 
@@ -8,6 +8,7 @@ export const DEVICE_DB = "yc-device";
 export const STATE = "state"; // key "user": { id, name } of the last agent seen online
 export const VAULT = "vault"; // key "keys": salt, iterations, the two wrapped data keys, counters
 export const DRAFTS = "drafts"; // { id, iv, ct }: a case on the phone, encrypted as a whole
+export const PHOTOS = "photos"; // { id, draft, meta: {iv, ct}, image: {iv, ct} } (photos.js)
 
 const UPGRADES = {
   device: [(db) => db.createObjectStore(STATE)],
@@ -16,6 +17,7 @@ const UPGRADES = {
       db.createObjectStore(VAULT);
       db.createObjectStore(DRAFTS, { keyPath: "id" });
     },
+    (db) => db.createObjectStore(PHOTOS, { keyPath: "id" }).createIndex("draft", "draft"),
   ],
 };
 
@@ -67,6 +69,11 @@ export function get(name, store, key) {
 
 export function getAll(name, store) {
   return run(name, store, "readonly", (s) => s.getAll());
+}
+
+/** Every record of `store` whose `index` has the value `key`. */
+export function getAllBy(name, store, index, key) {
+  return run(name, store, "readonly", (s) => s.index(index).getAll(key));
 }
 
 /** Put `value` (under `key` when the store has no key path); resolves when durable. */

@@ -134,3 +134,17 @@ export async function decrypt(sealed, label) {
   const params = { name: GCM, iv: sealed.iv, additionalData: utf8.encode(label) };
   return JSON.parse(new TextDecoder().decode(await subtle.decrypt(params, current.key, sealed.ct)));
 }
+
+/** Encrypt bytes (a photo) under the data key, bound to `label`; `{ iv, ct }`. */
+export async function encryptBytes(bytes, label) {
+  if (!current) throw new Error("vault locked");
+  const iv = randomBytes(12);
+  const params = { name: GCM, iv, additionalData: utf8.encode(label) };
+  return { iv, ct: new Uint8Array(await subtle.encrypt(params, current.key, bytes)) };
+}
+
+export async function decryptBytes(sealed, label) {
+  if (!current) throw new Error("vault locked");
+  const params = { name: GCM, iv: sealed.iv, additionalData: utf8.encode(label) };
+  return new Uint8Array(await subtle.decrypt(params, current.key, sealed.ct));
+}
