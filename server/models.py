@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from server.agent.models import AgentDevice, AgentDeviceCode, AgentIntake
 from server.attachments.models import Attachment, AttachmentChunk, AttachmentUpload
 from server.audit.models import AuditLog
 from server.auth.models import ApiToken, SignInFailure, User
@@ -31,6 +32,9 @@ from server.windows.models import Window
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AgentDevice",
+    "AgentDeviceCode",
+    "AgentIntake",
     "ApiToken",
     "Attachment",
     "AttachmentChunk",

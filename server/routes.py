@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from server.agent import device_views as devices
 from server.agent import views as agent
 from server.attachments import views as attachments
 from server.auth import views as auth
@@ -122,6 +123,11 @@ ROUTES: list[BaseRoute] = [
     get("/agent/outbox", agent.agent_outbox),
     get("/agent/unlock", agent.agent_unlock),
     get("/offline", agent.offline_page),
+    # the agents' phones: enrolled with a clerk's one-time code, revoked by the agent or staff
+    get("/agent/devices", devices.device_list),
+    post("/agent/devices/codes", devices.device_code_create),
+    post("/agent/devices/{key_id}/revoke", devices.device_revoke),
+    get("/agent/enrol", devices.device_enrol_form),
     # static assets, the service worker and the web app manifest
     get("/static/{path:path}", static_file),
     get("/sw.js", service_worker),

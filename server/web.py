@@ -25,8 +25,9 @@ log = logging.getLogger("yichuang.request")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_FORM_BYTES = 25 * 1024 * 1024
 SKIP_IDENTITY = ("/static/", "/favicon.ico")
-# Node-to-node sync: sealed envelopes are their own authentication; no cookie counts there.
-ENVELOPE_PATHS = ("/api/sync/",)
+# Node-to-node and phone-to-township sync: sealed envelopes are their own authentication;
+# no cookie counts there.
+ENVELOPE_PATHS = ("/api/sync/", "/api/agent/sync")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

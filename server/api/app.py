@@ -19,6 +19,7 @@ from litestar.plugins.pydantic import PydanticPlugin
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import server
+from server.agent import api as agent_api
 from server.agent import uploads as agent_uploads
 from server.api import cases, catalog, health, me, nodes, notifications, sync
 from server.auth.access import PasswordChangeRequired, SignInRequired
@@ -119,6 +120,7 @@ def create_api(*, settings: Settings, db: Database) -> Litestar:
             *sync.HANDLERS,
             *nodes.HANDLERS,
             *notifications.HANDLERS,
+            *agent_api.HANDLERS,
             *agent_uploads.HANDLERS,
         ],
         plugins=[PydanticPlugin(prefer_alias=True)],

@@ -26,6 +26,19 @@ SCAN = tiny_png(b"access matrix")  # attached to the persona case by its clerk
 
 # (method, path template, {role: expected}); "*" is every signed-in role.
 STAFF_VIEW: dict[str, int | str] = {Role.ADMIN: 200, Role.WINDOW_LEAD: 200, Role.SUPERVISOR: 200}
+AGENT_DEVICES: dict[str, int | str] = {
+    Role.VILLAGE_AGENT: 200,
+    Role.CLERK: 200,
+    Role.WINDOW_LEAD: 200,
+    Role.ADMIN: 200,
+}
+DEVICE_CODES: dict[str, int | str] = {Role.CLERK: 422, Role.WINDOW_LEAD: 422, Role.ADMIN: 422}
+DEVICE_REVOKE: dict[str, int | str] = {
+    Role.VILLAGE_AGENT: 404,
+    Role.CLERK: 404,
+    Role.WINDOW_LEAD: 404,
+    Role.ADMIN: 404,
+}
 MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
     ("GET", "/", {ANON: SIGNIN, "*": 200}),
     ("GET", "/signin", {ANON: 200, "*": 303}),
@@ -132,6 +145,12 @@ MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
     ("GET", "/agent/outbox", {ANON: 200, "*": 200}),
     ("GET", "/agent/unlock", {ANON: 200, "*": 200}),
     ("GET", "/offline", {ANON: 200, "*": 200}),
+    # The agents' phones: each agent sees and revokes their own; the township's window staff
+    # and admin make one-time codes and revoke any of their centre's (the id here is nobody's).
+    ("GET", "/agent/devices", {ANON: SIGNIN, "*": 403, **AGENT_DEVICES}),
+    ("POST", "/agent/devices/codes", {ANON: SIGNIN, "*": 403, **DEVICE_CODES}),
+    ("POST", "/agent/devices/{key_id}/revoke", {ANON: SIGNIN, "*": 403, **DEVICE_REVOKE}),
+    ("GET", "/agent/enrol", {ANON: SIGNIN, "*": 403, Role.VILLAGE_AGENT: 200}),
     ("GET", "/sw.js", {ANON: 200, "*": 200}),
     ("GET", "/manifest.webmanifest", {ANON: 200, "*": 200}),
     ("GET", "/api/health", {ANON: 200, "*": 200}),
@@ -148,6 +167,10 @@ MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
     ("GET", "/api/agent/uploads", {ANON: 401, "*": 403, Role.VILLAGE_AGENT: 200}),
     ("POST", "/api/agent/uploads", {ANON: 401, "*": 403, Role.VILLAGE_AGENT: 400}),
     ("GET", "/api/agent/uploads/{upload_id}", {ANON: 401, "*": 403, Role.VILLAGE_AGENT: 404}),
+    # A phone registers its keys as its agent (JSON with the session's token; a form post is
+    # not JSON); its sync is a sealed envelope, which a form post is not.
+    ("POST", "/api/agent/devices", {ANON: 400, "*": 400}),
+    ("POST", "/api/agent/sync", {ANON: 400, "*": 400}),
 ]
 
 
@@ -186,6 +209,7 @@ async def _walk(client: httpx.AsyncClient, personas: Personas) -> list[str]:
         "region_code": "990102102000",
         "notification_id": "999999",
         "upload_id": "0" * 32,
+        "key_id": "0" * 32,
     }
     problems = []
     for method, template, row in MATRIX:

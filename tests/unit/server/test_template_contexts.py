@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from jinja2 import meta, nodes
 
+from server.agent import device_views as devices
 from server.agent import views as agent
 from server.auth import views as auth
 from server.calendar import views as calendar
@@ -65,6 +66,8 @@ PAGES: dict[str, type] = {
     "agent/new.html": agent.AgentNewPage,
     "agent/outbox.html": agent.AgentOutboxPage,
     "agent/unlock.html": agent.AgentUnlockPage,
+    "agent/devices.html": devices.DeviceListPage,
+    "agent/enrol.html": devices.DeviceEnrolPage,
     "errors/offline.html": agent.OfflinePage,
     "notify/list.html": notify.NotificationListPage,
     "notify/preferences.html": notify.NotificationPreferencesPage,
