@@ -1,7 +1,15 @@
 // "在本设备接收推送": subscribes this browser to Web Push (an enhancement; the message centre
 // works without it). Attaches to [data-push-subscribe] (the subscriptions URL) with
 // data-push-key (the VAPID key URL); the button stays hidden where the browser has no push or
-// no service worker. Re-initialises on htmx:load.
+// no service worker. Loaded on every page (base.html) and re-initialised on htmx:load, since a
+// boosted navigation to the preferences page runs no script of that page.
+//
+// Chrome subscribes through Google's push service, which mainland China does not reach: then
+// pushManager.subscribe() neither succeeds nor fails, it waits. After data-push-wait
+// milliseconds the button says so (the message centre still works); should the subscription
+// come through later, it is registered with the server all the same.
+
+const WAIT_MS = 15_000;
 
 /** @param {string} text base64url */
 function bytes(text) {
@@ -28,10 +36,16 @@ async function subscribe(button) {
     }
     const registration = await navigator.serviceWorker.ready;
     const key = await (await fetch(button.dataset.pushKey || "", { credentials: "same-origin" })).json();
-    const subscription = await registration.pushManager.subscribe({
+    const pending = registration.pushManager.subscribe({
       userVisibleOnly: true,
       applicationServerKey: bytes(key.public_key),
     });
+    const wait = Number(button.dataset.pushWait) || WAIT_MS;
+    const late = new Promise((resolve) => setTimeout(() => resolve(null), wait));
+    if ((await Promise.race([pending, late])) === null) {
+      button.textContent = "推送服务暂时连不上，消息仍会在消息中心显示";
+    }
+    const subscription = await pending;
     const response = await fetch(button.dataset.pushSubscribe || "", {
       method: "POST",
       credentials: "same-origin",

@@ -42,6 +42,11 @@ BACKOFF = Backoff(base=30.0, cap=3600.0)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def push_payload(count: int, link: str) -> str:
+    """What a push carries (pwa/sw/push.js reads it): the unread count and a path, nothing else."""
+    return json.dumps({"count": count, "link": link}, separators=(",", ":"))
+
+
 def endpoint_problem(endpoint: str) -> str:
     """A push service's endpoint is HTTPS (plain HTTP only on this very machine)."""
     parts = urlsplit(endpoint)
@@ -153,7 +158,7 @@ async def _send_one(
         if delivery is None or subscription is None:
             return
         count = await unread_count(session, subscription.user_id)
-    payload = json.dumps({"count": count, "link": delivery.link}, separators=(",", ":"))
+    payload = push_payload(count, delivery.link)
     info = {
         "endpoint": subscription.endpoint,
         "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},

@@ -1,6 +1,6 @@
 """The unread badge: a notification made on the server (by `yichuang announce`, a separate
-process, as an operator would) reaches an open page over server-sent events without a reload;
-without JavaScript the badge is right after a reload."""
+process, as an operator would) reaches an open page over server-sent events without a reload,
+the service worker letting the stream pass; without JavaScript the badge is right after a reload."""
 
 from __future__ import annotations
 
@@ -42,7 +42,12 @@ def test_a_new_notification_reaches_an_open_page(
     tab = open_tab()
     page = tab.page
     sign_in(page, township_server, CLERK, township_server.logins[CLERK])
-    page.goto(township_server.url("/cases"))
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    # The service worker now controls the page, and leaves the stream alone (pwa/sw/routes.js).
+    with page.expect_response(lambda r: r.url.endswith("/notifications/stream")) as stream:
+        page.goto(township_server.url("/cases"))
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+    assert not stream.value.from_service_worker
     before = unread(page)
     title = f"测试消息 {uuid.uuid4().hex[:6]}"
     announce(township_server, title)

@@ -1,0 +1,131 @@
+"""Web Push in the browser (an enhancement, DESIGN.md §8).
+
+The service worker's `push` handler: Chromium's DevTools protocol hands the installed worker
+a push message (`ServiceWorker.deliverPushMessage`) shaped as server/notify/push.py makes it,
+and the page asks the registration which notifications are shown. The click on a notification
+is left untested: no protocol method clicks one, and a synthetic `notificationclick` may
+neither wait nor open a window.
+
+Subscribing from the preferences page: Chromium subscribes only through Google's push service
+(its endpoint is the browser's choice, so the stand-in push service of
+tests/http/test_notify_push.py cannot take its place), and that service is unreachable here
+as in mainland China. The test shows what a person there sees: the button says the push
+service cannot be reached, and nothing half-made is registered with the server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from playwright.sync_api import CDPSession, Page, expect
+
+from server.notify.push import push_payload
+
+from .conftest import Launch, OpenTab, Problems, TownshipServer
+from .test_signin import sign_in
+
+CLERK = "zhen.clerk"
+SHOWN = """navigator.serviceWorker.ready
+  .then((registration) => registration.getNotifications())
+  .then((shown) => shown.map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data})))"""
+
+
+@dataclass
+class Worker:
+    """The site's service worker as DevTools sees it."""
+
+    page: Page
+    cdp: CDPSession
+    origin: str
+    registration: str
+
+    def push(self, data: str) -> list[dict[str, Any]]:
+        """Deliver one push message; wait until the worker shows a new notification."""
+        before = self.page.evaluate(SHOWN)
+        self.cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": self.origin, "registrationId": self.registration, "data": data},
+        )
+        for _ in range(200):
+            shown: list[dict[str, Any]] = self.page.evaluate(SHOWN)
+            if shown and shown != before:
+                return shown
+            self.page.wait_for_timeout(50)
+        raise AssertionError(f"no new notification after the push {data!r}: {before}")
+
+
+def said(note: dict[str, Any]) -> tuple[str, str]:
+    return note["body"], note["data"]["link"]
+
+
+def site_worker(page: Page, origin: str) -> Worker:
+    """The worker registered for the whole site, once it is active."""
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    cdp = page.context.new_cdp_session(page)
+    found: list[dict[str, Any]] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: found.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")  # reports the registrations there are
+    for _ in range(100):
+        if found:
+            break
+        page.wait_for_timeout(50)
+    (registration,) = [r for r in found if r["scopeURL"] == origin + "/" and not r["isDeleted"]]
+    return Worker(page, cdp, origin, str(registration["registrationId"]))
+
+
+def test_a_push_shows_the_unread_count_and_keeps_the_link(
+    open_tab: OpenTab, township_server: TownshipServer
+) -> None:
+    tab = open_tab()
+    page, origin = tab.page, township_server.base_url
+    page.context.grant_permissions(["notifications"], origin=origin)
+    sign_in(page, township_server, CLERK, township_server.logins[CLERK])
+    worker = site_worker(page, origin)
+
+    (note,) = worker.push(push_payload(3, "/cases/990102101-20261202-0001"))
+    assert note == {
+        "title": "一窗 · 新消息",
+        "body": "您有 3 条未读消息，点击查看。",
+        "tag": "yichuang-unread",
+        "data": {"link": "/cases/990102101-20261202-0001"},
+    }
+    # The next push replaces it (one tag): never a pile of notifications.
+    (note,) = worker.push(push_payload(4, "/notifications"))
+    assert said(note) == ("您有 4 条未读消息，点击查看。", "/notifications")
+    # Whatever else arrives still tells the user, in Chinese, and never leads off the site.
+    (note,) = worker.push("不是 JSON")
+    assert said(note) == ("您有新消息，点击查看。", "/notifications")
+    (note,) = worker.push(json.dumps({"count": 2, "link": "//elsewhere.example/x"}))
+    assert said(note) == ("您有 2 条未读消息，点击查看。", "/notifications")
+    tab.problems.assert_clean()
+
+
+def test_subscribing_where_the_push_service_is_unreachable(
+    launch: Launch, township_server: TownshipServer
+) -> None:
+    context = launch()  # a profile of its own: Chromium has no push in a private window
+    page = context.pages[0] if context.pages else context.new_page()
+    problems = Problems()
+    problems.watch(page)
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    context.grant_permissions(["notifications"], origin=township_server.base_url)
+    sign_in(page, township_server, CLERK, township_server.logins[CLERK])
+    page.goto(township_server.url("/notifications"))
+    page.get_by_role("link", name="消息设置").click()  # a boosted navigation
+    expect(page.get_by_role("heading", name="消息设置")).to_be_visible()
+    expect(page.get_by_role("button", name="在本设备接收推送")).to_be_visible()
+    button = page.locator("button[data-push-subscribe]")
+    button.evaluate("(b) => { b.dataset.pushWait = '1000'; }")  # the page waits 15 s
+    posted.clear()
+    button.click()
+    expect(button).to_have_text(
+        re.compile("推送服务暂时连不上，消息仍会在消息中心显示|本设备暂不能接收推送")
+    )
+    expect(button).to_be_disabled()
+    assert not [url for url in posted if url.endswith("/api/push/subscriptions")]
+    expect(page.locator("#notify-count")).to_be_attached()  # the centre is still there
+    problems.assert_clean()
