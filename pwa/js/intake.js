@@ -3,6 +3,8 @@
 // pause in typing and on "保存草稿", or as "待发送" once it passes every check.
 import { itemById, limitText, loadCatalogue } from "./catalog.js";
 import { loadDraft, saveDraft } from "./drafts.js";
+import { mountPhotos } from "./photos.js";
+import { mountUpload } from "./upload.js";
 import { intakeProblems } from "./validate.js";
 
 const FIELDS = ["applicant_kind", "applicant_name", "applicant_id_type", "applicant_id",
@@ -36,7 +38,9 @@ function renderMaterials(root, item, ticked = []) {
     const box = (name, text) => element("label", {}, element("input", { type: "checkbox", name, value: m.name, checked: Boolean(had[name]) }), ` ${text}`);
     const legend = element("legend", { textContent: m.name }, m.required ? element("span", { className: "req", textContent: "*" }) : "");
     const hint = element("small", { className: "hint", textContent: `原件 ${m.originals} 份，复印件 ${m.copies} 份${m.gap ? " · 可容缺" : ""}` });
-    return element("fieldset", { className: "material" }, legend, hint, element("div", { className: "pair" }, box("original", "原件"), box("copy", "复印件")));
+    const fieldset = element("fieldset", { className: "material" }, legend, hint, element("div", { className: "pair" }, box("original", "原件"), box("copy", "复印件")));
+    fieldset.dataset.material = m.name; // photos.js puts the camera here
+    return fieldset;
   }));
 }
 
@@ -94,13 +98,20 @@ export async function opened(root, user) {
     saved.hidden = false;
     saved.textContent = state === "ready" ? "已完成，待发送：已加密保存在本机，联网后发送到乡镇。" : "草稿已加密保存在本机。";
   };
+  // Photos belong to the draft: the first one saves the draft so that it has an id.
+  const draftId = async (create) => id || (create ? (await save("draft"), id) : null);
+  const photos = () => mountPhotos(root, user.id, draftId);
+  await photos();
+  mountUpload(root, user.id, draftId);
   let timer = 0;
   form.oninput = () => {
     clearTimeout(timer);
     timer = setTimeout(() => save("draft"), AUTOSAVE_MS);
   };
   form.onchange = (event) => {
-    if (event.target === form.item_id) renderMaterials(root, itemById(catalogue, form.item_id.value));
+    if (event.target !== form.item_id) return;
+    renderMaterials(root, itemById(catalogue, form.item_id.value));
+    photos();
   };
   form.addEventListener("focusout", (event) => {
     if (!event.target.name) return;

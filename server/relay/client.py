@@ -24,8 +24,8 @@ from server.db import Database, utcnow
 from server.nodes.keys import Keyring, node_keys
 from server.nodes.models import NodePeer
 from server.nodes.queries import parent_peer, peer_public_keys
-from server.relay.feed import pending_up
-from server.relay.ingest import ingest_events
+from server.relay.feed import Batch, pending_up
+from server.relay.ingest import IngestResult, ingest_events
 from server.relay.state import cursor_of, do_move_cursor, skew_seconds, status_of
 from server.relay.wire import WireError, decode, encode
 from server.settings import Settings
@@ -173,13 +173,7 @@ async def _push(
             batch = await pending_up(session, cipher, parent=region, after=after)
         if not batch.events:
             return
-        payload = {
-            "type": "up",
-            "from": link.me,
-            "events": batch.events,
-            "upto": batch.upto,
-            "sent_at": utcnow().isoformat(timespec="milliseconds"),
-        }
+        payload = up_payload(link.me, batch)
         answer, sent, got = await link.exchange("/api/sync/up", payload, "ack")
         if answer.get("upto") != batch.upto:
             raise SyncFailed("上级节点的确认与发送的批次不符")
@@ -206,20 +200,7 @@ async def _pull(
             "sent_at": utcnow().isoformat(timespec="milliseconds"),
         }
         answer, sent, got = await link.exchange("/api/sync/down", payload, "feed")
-        events, cursor = answer.get("events"), answer.get("cursor")
-        if not isinstance(events, list) or not isinstance(cursor, int) or cursor < after:
-            raise SyncFailed("上级节点下发的数据格式不正确")
-        async with db.session() as session:
-            result = await ingest_events(
-                session,
-                cipher,
-                peer=region,
-                peer_name=link.parent.name,
-                direction="down",
-                events=events,
-            )
-            await do_move_cursor(session, region, "down", cursor)
-            await session.commit()
+        events, result = await store_feed(db, cipher, link.parent, answer, floor=after)
         report.received_events += result.stored
         report.quarantined += result.quarantined
         report.sent_bytes += sent
@@ -228,6 +209,38 @@ async def _pull(
             say(f"下载 {len(events)} 个事件（{got} 字节），新增 {result.stored} 个")
         if not answer.get("more"):
             return
+
+
+def up_payload(me: str, batch: Batch) -> dict[str, Any]:
+    """One batch of the up stream as it travels (HTTP push or bundle)."""
+    return {
+        "type": "up",
+        "from": me,
+        "events": batch.events,
+        "upto": batch.upto,
+        "sent_at": utcnow().isoformat(timespec="milliseconds"),
+    }
+
+
+async def store_feed(
+    db: Database, cipher: FieldCipher, parent: NodePeer, answer: dict[str, Any], *, floor: int
+) -> tuple[list[Any], IngestResult]:
+    """Apply one opened feed batch, then move the down cursor; `floor`: the least valid cursor."""
+    events, cursor = answer.get("events"), answer.get("cursor")
+    if not isinstance(events, list) or not isinstance(cursor, int) or cursor < floor:
+        raise SyncFailed("上级节点下发的数据格式不正确")
+    async with db.session() as session:
+        result = await ingest_events(
+            session,
+            cipher,
+            peer=parent.region_code,
+            peer_name=parent.name,
+            direction="down",
+            events=events,
+        )
+        await do_move_cursor(session, parent.region_code, "down", cursor)
+        await session.commit()
+    return events, result
 
 
 async def _attempt(db: Database, peer: str) -> None:

@@ -22,7 +22,7 @@ from server.db import utcnow
 from server.nodes.keys import Keyring
 from server.nodes.models import NodePeer
 from server.nodes.queries import peer_public_keys, sender_keys
-from server.relay.feed import feed_for
+from server.relay.feed import Batch, feed_for
 from server.relay.ingest import ingest_events
 from server.relay.models import SyncEnvelopeSeen
 from server.relay.state import do_move_cursor, skew_seconds, status_of
@@ -140,6 +140,14 @@ async def serve_up(
     session: AsyncSession, cipher: FieldCipher, keyring: Keyring, data: bytes
 ) -> bytes:
     """A child's push: apply its events, record the cursor, answer with an ack."""
+    child, answer = await apply_up(session, cipher, keyring, data)
+    return await seal_to_peer(session, keyring, child.region_code, answer)
+
+
+async def apply_up(
+    session: AsyncSession, cipher: FieldCipher, keyring: Keyring, data: bytes
+) -> tuple[NodePeer, dict[str, Any]]:
+    """Open and apply a child's push (HTTP or bundle); returns the child and the ack payload."""
     received = await open_from_child(session, keyring, data, "up")
     child, payload = received.peer, received.payload
     events, upto = payload.get("events"), payload.get("upto")
@@ -169,7 +177,7 @@ async def serve_up(
         "quarantined": result.quarantined,
         "server_time": utcnow().isoformat(timespec="milliseconds"),
     }
-    return await seal_to_peer(session, keyring, child.region_code, answer)
+    return child, answer
 
 
 async def serve_down(
@@ -177,21 +185,31 @@ async def serve_down(
 ) -> bytes:
     """A child's pull: the next batch of its feed after the cursor it holds."""
     received = await open_from_child(session, keyring, data, "pull")
-    child, payload = received.peer, received.payload
-    cursor = payload.get("cursor")
-    if not isinstance(cursor, int) or isinstance(cursor, bool) or cursor < 0:
-        raise SyncRefused("malformed", "cursor must be a non-negative integer")
+    child = received.peer
+    cursor = await note_pull(session, received)
     batch = await feed_for(session, cipher, child=child.region_code, after=cursor)
-    # What the child says it holds is what it stored (its cursor moves after its commit).
-    await do_move_cursor(session, child.region_code, "down", cursor)
-    await _note_contact(session, child.region_code, payload)
     (await status_of(session, child.region_code)).pulled += len(batch.events)
     await session.commit()
-    answer = {
+    return await seal_to_peer(session, keyring, child.region_code, feed_payload(batch))
+
+
+async def note_pull(session: AsyncSession, received: Received) -> int:
+    """Record the down cursor an opened pull reports (not committed); returns it."""
+    cursor = received.payload.get("cursor")
+    if not isinstance(cursor, int) or isinstance(cursor, bool) or cursor < 0:
+        raise SyncRefused("malformed", "cursor must be a non-negative integer")
+    # What the child says it holds is what it stored (its cursor moves after its commit).
+    await do_move_cursor(session, received.peer.region_code, "down", cursor)
+    await _note_contact(session, received.peer.region_code, received.payload)
+    return cursor
+
+
+def feed_payload(batch: Batch) -> dict[str, Any]:
+    """One batch of a child's feed as it travels (the answer to a pull)."""
+    return {
         "type": "feed",
         "events": batch.events,
         "cursor": batch.upto,
         "more": batch.more,
         "server_time": utcnow().isoformat(timespec="milliseconds"),
     }
-    return await seal_to_peer(session, keyring, child.region_code, answer)

@@ -1,0 +1,172 @@
+// Photos of the materials on the agent's intake form: taken with the camera (or picked), made
+// small on the phone (at most MAX_SIDE px on the long side, JPEG with the quality stepped down
+// until it is at most MAX_BYTES, smaller still if that is not enough) and kept only encrypted
+// under the vault's data key. A record is { id, draft, meta, image }: `draft` (the draft's
+// random id) is the one thing in clear, so that a draft's photos are found by an index; the
+// material, size and hash (meta) and the JPEG itself (image) are AES-GCM, each bound to the
+// record's id. upload.js sends them; nothing else reads them.
+import { randomBytes, toHex } from "./bytes.js";
+import * as idb from "./idb.js";
+import * as vault from "./vault.js";
+
+export const MAX_SIDE = 1600;
+export const MAX_BYTES = 300 * 1024;
+const QUALITIES = [0.85, 0.75, 0.65, 0.55, 0.45, 0.35];
+const SHRINK = 0.8; // when even the lowest quality is too big: fewer pixels, and again
+const THUMB_PX = 96;
+
+const metaLabel = (id) => `yc-photo-meta:${id}`;
+const imageLabel = (id) => `yc-photo:${id}`;
+
+async function decode(file) {
+  try {
+    return await createImageBitmap(file, { imageOrientation: "from-image" });
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return createImageBitmap(file); // an engine that knows no such option
+  }
+}
+
+function canvasOf(width, height) {
+  if (typeof OffscreenCanvas !== "undefined") return new OffscreenCanvas(width, height);
+  return Object.assign(document.createElement("canvas"), { width, height });
+}
+
+function jpeg(canvas, quality) {
+  if (canvas.convertToBlob) return canvas.convertToBlob({ type: "image/jpeg", quality });
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("JPEG encoding failed"))), "image/jpeg", quality));
+}
+
+/** A picture file as a small JPEG: { bytes, width, height, quality }. */
+export async function shrink(file) {
+  const bitmap = await decode(file);
+  try {
+    let scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+    for (;;) {
+      const width = Math.max(1, Math.round(bitmap.width * scale));
+      const height = Math.max(1, Math.round(bitmap.height * scale));
+      const canvas = canvasOf(width, height);
+      const context = canvas.getContext("2d");
+      context.fillStyle = "#fff"; // a transparent PNG becomes white paper, not black
+      context.fillRect(0, 0, width, height);
+      context.drawImage(bitmap, 0, 0, width, height);
+      for (const quality of QUALITIES) {
+        const blob = await jpeg(canvas, quality);
+        if (blob.size <= MAX_BYTES) return { bytes: new Uint8Array(await blob.arrayBuffer()), width, height, quality };
+      }
+      scale *= SHRINK;
+    }
+  } finally {
+    bitmap.close();
+  }
+}
+
+/** Take a photo for a material of a draft; returns its meta. */
+export async function addPhoto(userId, draftId, material, file) {
+  const { bytes, width, height, quality } = await shrink(file);
+  const id = toHex(randomBytes(16));
+  const sha256 = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+  const meta = { id, draft: draftId, material, sha256, size: bytes.length, width, height, quality,
+    type: "image/jpeg", taken: Date.now(), uploaded: false };
+  const record = { id, draft: draftId, meta: await vault.encrypt(meta, metaLabel(id)),
+    image: await vault.encryptBytes(bytes, imageLabel(id)) };
+  await idb.put(idb.userDb(userId), idb.PHOTOS, record);
+  return meta;
+}
+
+/** A draft's photos (their meta), oldest first. */
+export async function listPhotos(userId, draftId) {
+  const records = await idb.getAllBy(idb.userDb(userId), idb.PHOTOS, "draft", draftId);
+  const metas = await Promise.all(records.map((r) => vault.decrypt(r.meta, metaLabel(r.id))));
+  return metas.sort((a, b) => a.taken - b.taken);
+}
+
+export async function photoBytes(userId, id) {
+  const record = await idb.get(idb.userDb(userId), idb.PHOTOS, id);
+  return vault.decryptBytes(record.image, imageLabel(id));
+}
+
+export async function markUploaded(userId, id) {
+  const name = idb.userDb(userId);
+  const record = await idb.get(name, idb.PHOTOS, id);
+  const meta = { ...(await vault.decrypt(record.meta, metaLabel(id))), uploaded: true };
+  await idb.put(name, idb.PHOTOS, { ...record, meta: await vault.encrypt(meta, metaLabel(id)) });
+}
+
+export function removePhoto(userId, id) {
+  return idb.remove(idb.userDb(userId), idb.PHOTOS, id);
+}
+
+// --- on the intake form: a camera button and thumbnails under each material ------------------
+
+const shownUrls = new Set();
+const redraws = new WeakMap(); // root → its redraw, run on "yc:photos" (upload.js sent some)
+
+function element(tag, props = {}, ...children) {
+  const el = Object.assign(document.createElement(tag), props);
+  el.append(...children);
+  return el;
+}
+
+async function thumb(userId, meta, redraw) {
+  const url = URL.createObjectURL(new Blob([await photoBytes(userId, meta.id)], { type: meta.type }));
+  shownUrls.add(url);
+  const img = element("img", { src: url, width: THUMB_PX, alt: `${meta.material}的照片` });
+  const facts = element("small", { className: "hint", textContent: ` ${Math.round(meta.size / 1024)} KB ` });
+  const tag = meta.uploaded ? element("span", { className: "tag", textContent: "已上传" }) : "";
+  const remove = element("button", { type: "button", className: "link", textContent: "删除" });
+  remove.onclick = async () => {
+    await removePhoto(userId, meta.id);
+    await redraw();
+  };
+  return element("li", {}, img, facts, tag, " ", remove);
+}
+
+/**
+ * Put a camera input and the thumbnails under every material of the form in `root`
+ * (fieldset.material[data-material]). `draftId()` resolves to the draft's id, saving it first
+ * when it has none yet. Run again after the materials are drawn anew.
+ */
+export async function mountPhotos(root, userId, draftId) {
+  const redraw = async () => {
+    const id = await draftId(false);
+    const photos = id ? await listPhotos(userId, id) : [];
+    shownUrls.forEach((url) => URL.revokeObjectURL(url));
+    shownUrls.clear();
+    for (const box of root.querySelectorAll("[data-photo-list]")) {
+      const mine = photos.filter((p) => p.material === box.dataset.photoList);
+      box.replaceChildren(...(await Promise.all(mine.map((p) => thumb(userId, p, redraw)))));
+    }
+  };
+  for (const fieldset of root.querySelectorAll("fieldset.material[data-material]")) {
+    if (fieldset.querySelector("[data-photo-list]")) continue;
+    const material = fieldset.dataset.material;
+    const list = element("ul", { className: "plain photos" });
+    list.dataset.photoList = material;
+    const input = element("input", { type: "file", accept: "image/*", multiple: true });
+    input.setAttribute("capture", "environment");
+    input.setAttribute("aria-label", `给“${material}”拍照`);
+    const note = element("small", { className: "hint" });
+    note.setAttribute("role", "status");
+    input.onchange = async () => {
+      const files = [...input.files];
+      input.value = "";
+      note.textContent = "正在压缩并加密保存照片…";
+      try {
+        const id = await draftId(true);
+        for (const file of files) await addPhoto(userId, id, material, file);
+        note.textContent = `已加密保存 ${files.length} 张照片。`;
+      } catch (error) {
+        console.warn("photo not kept:", error);
+        note.textContent = "这张照片无法读取或保存，请重新拍照（支持手机相机拍的 JPEG、PNG 图片）。";
+      }
+      await redraw();
+    };
+    fieldset.append(element("div", { className: "field" }, element("label", { textContent: "拍照 " }, input), note, list));
+  }
+  root.removeEventListener("yc:photos", redraws.get(root));
+  redraws.set(root, redraw);
+  root.addEventListener("yc:photos", redraw);
+  await redraw();
+}

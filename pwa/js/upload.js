@@ -1,0 +1,109 @@
+// Sending a case's photos to the township (server/agent/uploads.py), chunk by chunk. For each
+// photo not sent yet the phone declares it (draft, material, SHA-256, size) and the server
+// answers with the chunks it still lacks, so after a cut (the link drops, the phone sleeps,
+// the page closes) the next try sends only those: the chunks already there are never sent
+// again. The server checks the whole SHA-256 when the last chunk arrives; only then is the
+// photo marked sent on the phone. The outbox flush calls `uploadPhotos(caseId)` before it
+// sends the case; the intake form's "上传照片" button calls it too.
+import * as photos from "./photos.js";
+import { currentUser } from "./session.js";
+
+const BASE = "/api/agent/uploads";
+
+export class UploadError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status; // 0: no network
+  }
+}
+
+async function call(method, url, { csrf, json, bytes } = {}) {
+  const headers = {};
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  if (json) headers["Content-Type"] = "application/json";
+  if (bytes) headers["Content-Type"] = "application/octet-stream";
+  let response;
+  try {
+    response = await fetch(url, { method, headers, credentials: "same-origin", cache: "no-store",
+      body: json ? JSON.stringify(json) : bytes });
+  } catch (error) {
+    throw new UploadError("网络中断：已上传的部分保留在乡镇，联网后会接着上传", 0);
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new UploadError(body.detail || `上传失败（${response.status}）`, response.status);
+  return body;
+}
+
+async function whose(userId) {
+  if (userId !== undefined) return userId;
+  const session = await currentUser();
+  if (!session.user) throw new UploadError("请先联网登录村代办账号", 401);
+  return session.user.id;
+}
+
+/** The photos of a case (the phone's draft id) not yet on the server, oldest first. */
+export async function pendingUploads(caseId, userId) {
+  return (await photos.listPhotos(await whose(userId), caseId)).filter((photo) => !photo.uploaded);
+}
+
+/**
+ * Send every pending photo of a case; resolves to { photos, sent } (sent: bytes that went up
+ * this time). `onProgress({ done, total, photo, photos })` after each chunk, in bytes.
+ * Throws UploadError; what arrived stays on the server and the next call resumes from there.
+ */
+export async function uploadPhotos(caseId, onProgress = () => {}, userId = undefined) {
+  const uid = await whose(userId);
+  const pending = await pendingUploads(caseId, uid);
+  if (!pending.length) return { photos: 0, sent: 0 };
+  const { csrf_token: csrf } = await call("GET", `${BASE}?draft_id=${encodeURIComponent(caseId)}`);
+  const total = pending.reduce((sum, photo) => sum + photo.size, 0);
+  let done = 0;
+  let sent = 0;
+  for (const [n, photo] of pending.entries()) {
+    const bytes = await photos.photoBytes(uid, photo.id);
+    const declared = { draft_id: caseId, material: photo.material, sha256: photo.sha256,
+      size: bytes.length, media_type: photo.type };
+    let state = await call("POST", BASE, { csrf, json: declared });
+    const size = (idx) => Math.min(state.chunk_size, bytes.length - idx * state.chunk_size);
+    done += bytes.length - state.missing.reduce((sum, idx) => sum + size(idx), 0);
+    for (const idx of state.missing) {
+      const part = bytes.subarray(idx * state.chunk_size, idx * state.chunk_size + size(idx));
+      state = await call("PUT", `${BASE}/${state.id}/chunks/${idx}`, { csrf, bytes: part });
+      done += part.length;
+      sent += part.length;
+      onProgress({ done, total, photo: n + 1, photos: pending.length });
+    }
+    if (!state.complete) throw new UploadError("乡镇还没有收齐这张照片，请稍后再试", 409);
+    await photos.markUploaded(uid, photo.id);
+  }
+  return { photos: pending.length, sent };
+}
+
+/** The "上传照片" button ([data-upload-photos]) of a case on the phone, until the outbox
+ * flush sends photos by itself. `draftId()` is the case's id on the phone, or null. */
+export function mountUpload(root, userId, draftId) {
+  const button = root.querySelector("[data-upload-photos]");
+  const status = root.querySelector("[data-upload-status]");
+  if (!button) return;
+  button.onclick = async () => {
+    const id = await draftId(false);
+    if (!id || !(await pendingUploads(id, userId)).length) {
+      status.textContent = "没有要上传的照片。";
+      return;
+    }
+    button.disabled = true;
+    status.textContent = "正在上传照片…";
+    try {
+      const kb = (n) => Math.round(n / 1024);
+      const result = await uploadPhotos(id, (p) => {
+        status.textContent = `正在上传第 ${p.photo}/${p.photos} 张：${kb(p.done)} / ${kb(p.total)} KB`;
+      }, userId);
+      status.textContent = `照片已全部上传到乡镇（${result.photos} 张）。`;
+    } catch (error) {
+      status.textContent = error instanceof UploadError ? error.message : "上传失败，请稍后再试";
+    } finally {
+      button.disabled = false;
+      root.dispatchEvent(new CustomEvent("yc:photos"));
+    }
+  };
+}

@@ -1,0 +1,384 @@
+"""Sync by file (a USB stick) when a township has no link at all: export, import, answer.
+
+The frames are the very envelopes of the HTTP streams, handled by the same functions:
+
+- A township's **up bundle** holds its pending up batches (`pending_up` after its up cursor,
+  sealed as `_push` seals them, without `sent_at`: a stick takes days, which is no clock
+  reading) and one pull reporting its down cursor.
+- The county imports it as `/api/sync/up` and `/api/sync/down` would: every envelope is checked
+  and recorded by `open_from_child` (a repeated import is refused envelope by envelope as a
+  replay, so it changes nothing), the events are applied by `ingest_events` (dedupe, quarantine)
+  through `apply_up`, the pull's cursor is recorded by `note_pull`.
+- The county's **answer bundle** for a child holds an ack (`upto` = its up cursor for that
+  child, the highest sequence it holds) and the child's feed from the down cursor the child last
+  reported (`feed_for`, sealed as `serve_down` seals it). It can be written right after an
+  import (`--answer`) or at any time (`export --for`).
+- The township imports the answer: the ack moves its up cursor (the trim), each feed batch goes
+  through `store_feed` as a pulled one does. Envelope ids are recorded, so importing an answer
+  twice changes nothing either.
+
+Every refusal has a stable reason and a Chinese message and is logged (`bundle refused`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from server.crypto.fields import FieldCipher
+from server.db import Database, utcnow
+from server.nodes.keys import node_keys
+from server.nodes.models import NodePeer
+from server.nodes.queries import parent_peer, peer_public_keys, sender_keys
+from server.relay.client import SyncFailed, store_feed, up_payload
+from server.relay.feed import feed_for, pending_up
+from server.relay.models import SyncEnvelopeSeen, SyncLog
+from server.relay.service import (
+    SyncRefused,
+    apply_up,
+    feed_payload,
+    note_pull,
+    open_from_child,
+    seal_to_peer,
+)
+from server.relay.state import cursor_of, do_move_cursor, status_of
+from server.relay.wire import WireError, decode, encode
+from server.settings import Settings
+from sync.bundle import (
+    MAX_FRAMES,
+    Bundle,
+    BundleRefused,
+    open_bundle,
+    peek,
+    write_bundle,
+)
+from sync.envelope import EnvelopeRefused, directory_lookup, open_envelope, peek_sender, seal
+from sync.keys import PublicKeys
+
+log = logging.getLogger("yichuang.sync")
+UP, ANSWER = "up", "answer"
+FRAME_TYPES = {UP: ("up", "pull"), ANSWER: ("ack", "feed")}
+Progress = Callable[[str], None]
+
+
+class BundleFailed(Exception):
+    """A bundle not exported or not imported: `reason` (stable code), `message` (Chinese)."""
+
+    def __init__(self, reason: str, message: str, detail: str = "") -> None:
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+@dataclass
+class BundleReport:
+    peer: str = ""  # the other node's region code
+    peer_name: str = ""
+    envelopes: int = 0  # frames written or applied
+    events: int = 0  # events written (export) or received (import)
+    stored: int = 0
+    repeated: int = 0
+    quarantined: int = 0
+    replayed: int = 0  # frames imported before, skipped
+    acked: int | None = None  # the up sequence the ack confirmed (township import)
+    size: int = 0  # bytes of the bundle
+
+
+def _quiet(_text: str) -> None:
+    return None
+
+
+def _refuse(reason: str, message: str, source: str, detail: str = "") -> BundleFailed:
+    log.warning("bundle refused reason=%s file=%s %s", reason, source, detail)
+    return BundleFailed(reason, message, detail)
+
+
+def _refused(problem: BundleRefused, source: str) -> BundleFailed:
+    return _refuse(problem.reason, problem.message, source, problem.detail)
+
+
+def _check_frames(bundle: Bundle, kind: str, source: str) -> None:
+    """Only the frame types of this kind, every envelope signed with the bundle's key."""
+    for index, (frame_type, envelope) in enumerate(bundle.frames, start=1):
+        if frame_type not in FRAME_TYPES[kind]:
+            raise _refuse("malformed", "数据包内容的类型不正确。", source, f"frame {frame_type}")
+        try:
+            signer = peek_sender(envelope)
+        except EnvelopeRefused as problem:
+            raise _refuse("malformed", problem.message, source, f"frame {index}") from None
+        if signer != bundle.sender_key:
+            raise _refuse("malformed", "数据包里夹带了其他节点的内容。", source, f"frame {index}")
+
+
+def _peek_kind(data: bytes, kind: str, me: str, source: str, role_hint: str) -> Bundle:
+    """The layout, the kind and the recipient, before any key is looked up."""
+    try:
+        bundle = peek(data)
+    except BundleRefused as problem:
+        raise _refused(problem, source) from None
+    if bundle.header.kind != kind:
+        raise _refuse("wrong_kind", role_hint, source, bundle.header.kind)
+    if bundle.header.recipient != me:
+        to = bundle.header.recipient
+        message = f"这个数据包是发给 {to} 的，本节点是 {me}：请带到 {to} 导入。"
+        raise _refuse("not_for_us", message, source, f"to {to}")
+    return bundle
+
+
+# --- township: export the up bundle, import the answer ------------------------------------
+
+
+async def export_up(
+    db: Database, cipher: FieldCipher, settings: Settings, *, progress: Progress = _quiet
+) -> tuple[bytes, BundleReport]:
+    """The township's pending events for its parent, sealed, in one bundle (nothing moves)."""
+    if settings.role != "township":
+        raise BundleFailed("wrong_role", "县级节点用 --for 指定乡镇，导出给该乡镇的答复包。")
+    keyring = node_keys(settings)
+    me = settings.region_code
+    async with db.session() as session:
+        parent = await parent_peer(session)
+        keys = await peer_public_keys(session, parent.region_code) if parent else []
+        if parent is None:
+            raise BundleFailed("not_enrolled", "本节点还没有加入上级节点：请先运行 yichuang join")
+        if not keys:
+            raise BundleFailed("no_keys", "没有上级节点的有效公钥，请重新加入（yichuang join）")
+        after = await cursor_of(session, parent.region_code, "up")
+        down = await cursor_of(session, parent.region_code, "down")
+        report = BundleReport(peer=parent.region_code, peer_name=parent.name)
+        frames: list[tuple[str, bytes]] = []
+        while len(frames) < MAX_FRAMES - 1:
+            batch = await pending_up(session, cipher, parent=parent.region_code, after=after)
+            if not batch.events:
+                break
+            payload = up_payload(me, batch)
+            del payload["sent_at"]  # carried for days: not a reading of our clock
+            frames.append(
+                ("up", seal(encode(payload), sender=keyring.current, recipients=keys[:1]))
+            )
+            after = batch.upto
+            report.events += len(batch.events)
+            progress(f"已写入 {report.events} 个事件…")
+    pull = {"type": "pull", "from": me, "cursor": down}
+    frames.append(("pull", seal(encode(pull), sender=keyring.current, recipients=keys[:1])))
+    data = write_bundle(
+        kind=UP, sender=me, recipient=parent.region_code, frames=frames, keys=keyring.current
+    )
+    report.envelopes, report.size = len(frames), len(data)
+    return data, report
+
+
+async def import_answer(
+    db: Database,
+    cipher: FieldCipher,
+    settings: Settings,
+    data: bytes,
+    *,
+    source: str = "-",
+    progress: Progress = _quiet,
+) -> BundleReport:
+    """The county's answer on the township: the ack trims the outbox, the feed is applied."""
+    if settings.role != "township":
+        raise _refuse("wrong_role", "县级节点只导入乡镇的上传包。", source)
+    bundle = _peek_kind(
+        data,
+        ANSWER,
+        settings.region_code,
+        source,
+        "这是乡镇导出的上传包，应在县级节点导入，不能在乡镇导入。",
+    )
+    async with db.session() as session:
+        parent = await parent_peer(session)
+        keys = await peer_public_keys(session, parent.region_code) if parent else []
+    if parent is None:
+        raise _refuse("not_enrolled", "本节点还没有加入上级节点：请先运行 yichuang join", source)
+    lookup = directory_lookup(keys)
+    try:
+        open_bundle(data, recipient=settings.region_code, sender_lookup=lookup)
+    except BundleRefused as problem:
+        raise _refused(problem, source) from None
+    if bundle.header.sender != parent.region_code:
+        raise _refuse("unknown_sender", "数据包不是本节点的上级发来的。", source)
+    _check_frames(bundle, ANSWER, source)
+    keyring = node_keys(settings)
+    report = BundleReport(peer=parent.region_code, peer_name=parent.name)
+    for index, (frame_type, envelope) in enumerate(bundle.frames, start=1):
+        try:
+            opened = open_envelope(envelope, me=list(keyring.all), sender_lookup=lookup)
+            payload = decode(opened.payload, frame_type)
+        except EnvelopeRefused as problem:
+            raise _refuse(problem.reason, problem.message, source, f"frame {index}") from None
+        except WireError as problem:
+            raise _refuse("malformed", "数据包内容格式不正确。", source, str(problem)) from None
+        async with db.session() as session:
+            if await session.get(SyncEnvelopeSeen, opened.envelope_id) is not None:
+                report.replayed += 1
+                continue
+        if frame_type == "ack":
+            report.acked = await _trim(db, parent.region_code, payload, source)
+        else:
+            try:
+                events, result = await store_feed(db, cipher, parent, payload, floor=0)
+            except SyncFailed as failed:
+                raise _refuse("malformed", str(failed), source, f"frame {index}") from None
+            report.events += len(events)
+            report.stored += result.stored
+            report.repeated += result.repeated
+            report.quarantined += result.quarantined
+            if events:
+                progress(f"已导入 {report.events} 个下发事件，新增 {report.stored} 个…")
+        async with db.session() as session:
+            session.add(SyncEnvelopeSeen(envelope_id=opened.envelope_id, peer=parent.region_code))
+            await session.commit()
+        report.envelopes += 1
+    return report
+
+
+async def _trim(db: Database, parent: str, ack: dict[str, Any], source: str) -> int:
+    """Move the up cursor to what the parent says it holds: the outbox is trimmed to there."""
+    upto = ack.get("upto")
+    if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
+        raise _refuse("malformed", "上级节点的确认格式不正确。", source, repr(upto))
+    async with db.session() as session:
+        top = (await session.exec(select(func.max(SyncLog.seq)))).one() or 0
+        if upto > top:
+            # Never skip events that were never sent (a restored backup, a wrong county).
+            message = f"上级节点确认到第 {upto} 号，本节点只有 {top} 号：请联系县级管理员核对。"
+            raise _refuse("ack_ahead", message, source)
+        await do_move_cursor(session, parent, "up", upto)
+        await session.commit()
+    return upto
+
+
+# --- county: import an up bundle, write an answer -------------------------------------------
+
+
+async def import_up(
+    db: Database,
+    cipher: FieldCipher,
+    settings: Settings,
+    data: bytes,
+    *,
+    source: str = "-",
+    progress: Progress = _quiet,
+) -> BundleReport:
+    """A township's up bundle on the county, applied frame by frame as the endpoints would."""
+    if settings.role != "county":
+        raise _refuse("wrong_role", "乡镇节点只导入县级的答复包；上传包应在县级节点导入。", source)
+    bundle = _peek_kind(
+        data,
+        UP,
+        settings.region_code,
+        source,
+        "这是县级节点给乡镇的答复包，应在对应的乡镇节点导入，不能在县级导入。",
+    )
+    async with db.session() as session:
+        found = await sender_keys(session, bundle.sender_key)
+    if found is None or found[0].relation != "child":
+        problem = BundleRefused("unknown_sender", bundle.sender_key.hex())
+        raise _refused(problem, source)
+    peer, keys = found
+    try:
+        open_bundle(data, recipient=settings.region_code, sender_lookup=_only(keys))
+    except BundleRefused as problem:
+        raise _refused(problem, source) from None
+    if bundle.header.sender != peer.region_code:
+        raise _refuse("malformed", "数据包标明的发送方与签名的节点不符。", source)
+    _check_frames(bundle, UP, source)
+    keyring = node_keys(settings)
+    report = BundleReport(peer=peer.region_code, peer_name=peer.name)
+    for index, (frame_type, envelope) in enumerate(bundle.frames, start=1):
+        async with db.session() as session:
+            try:
+                if frame_type == "up":
+                    _child, ack = await apply_up(session, cipher, keyring, envelope)
+                    report.stored += int(ack["stored"])
+                    report.repeated += int(ack["repeated"])
+                    report.quarantined += int(ack["quarantined"])
+                else:
+                    await note_pull(
+                        session, await open_from_child(session, keyring, envelope, "pull")
+                    )
+                    await session.commit()
+            except SyncRefused as refused:
+                if refused.reason == "replay":
+                    report.replayed += 1
+                    continue
+                message = f"第 {index} 个数据包被拒绝：{refused.detail}"
+                raise _refuse(refused.reason, message, source, str(refused)) from None
+        report.envelopes += 1
+        if frame_type == "up":
+            progress(f"已导入 {report.stored + report.repeated + report.quarantined} 个事件…")
+    report.events = report.stored + report.repeated + report.quarantined
+    log.info(
+        "bundle from %s: %d frames applied, %d replayed, %d stored, %d quarantined",
+        *(peer.region_code, report.envelopes, report.replayed, report.stored, report.quarantined),
+    )
+    return report
+
+
+def _only(keys: PublicKeys) -> Callable[[bytes], PublicKeys | None]:
+    return lambda asked: keys if asked == keys.key_id else None
+
+
+async def export_answer(
+    db: Database,
+    cipher: FieldCipher,
+    settings: Settings,
+    child: str,
+    *,
+    imported: BundleReport | None = None,
+    progress: Progress = _quiet,
+) -> tuple[bytes, BundleReport]:
+    """The county's answer for `child`: the ack of what it holds and the child's feed."""
+    if settings.role != "county":
+        raise BundleFailed("wrong_role", "只有县级节点给乡镇导出答复包。")
+    keyring = node_keys(settings)
+    async with db.session() as session:
+        peer = await session.get(NodePeer, child)
+        if peer is None or peer.relation != "child" or peer.revoked_at is not None:
+            raise BundleFailed("unknown_child", f"{child} 不是本县已登记的乡镇节点（或已被吊销）")
+        done = imported or BundleReport()
+        upto = await cursor_of(session, child, "up")
+        ack = {
+            "type": "ack",
+            "upto": upto,
+            "stored": done.stored,
+            "repeated": done.repeated,
+            "quarantined": done.quarantined,
+            "server_time": utcnow().isoformat(timespec="milliseconds"),
+        }
+        report = BundleReport(peer=child, peer_name=peer.name, acked=upto)
+        try:
+            frames = [("ack", await seal_to_peer(session, keyring, child, ack))]
+            after = await cursor_of(session, child, "down")
+            while len(frames) < MAX_FRAMES:
+                batch = await feed_for(session, cipher, child=child, after=after)
+                if not batch.events:
+                    break
+                frames.append(
+                    ("feed", await seal_to_peer(session, keyring, child, feed_payload(batch)))
+                )
+                after = batch.upto
+                report.events += len(batch.events)
+                progress(f"已写入 {report.events} 个下发事件…")
+                if not batch.more:
+                    break
+        except SyncRefused as refused:
+            raise BundleFailed(refused.reason, refused.detail, str(refused)) from None
+        (await status_of(session, child)).pulled += report.events
+        await session.commit()
+    data = write_bundle(
+        kind=ANSWER,
+        sender=settings.region_code,
+        recipient=child,
+        frames=frames,
+        keys=keyring.current,
+    )
+    report.envelopes, report.size = len(frames), len(data)
+    return data, report

@@ -1,0 +1,242 @@
+"""Sync by file between a township and its county (a USB stick): real nodes in one process, each
+on its own database (SQLite and PostgreSQL), real envelopes and signatures.
+
+The township exports its outbox, the county imports it (exactly those events, chains intact),
+a second import changes nothing, the county's answer trims the township's outbox and brings a
+relayed case decided at the county back; a tampered bundle, one for another node, one from a
+revoked sender and one of the wrong kind are refused with a Chinese message and a logged
+reason. One test runs the three steps as an operator types them (`server.cli.main`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from server.cases.events import verify_cases
+from server.cases.models import CaseEvent, CaseRecord
+from server.cli import main
+from server.crypto.fields import FieldCipher
+from server.db import Database
+from server.nodes.models import NodePeer
+from server.relay.bundle import BundleFailed, export_answer, export_up, import_answer, import_up
+from server.relay.feed import pending_count
+from server.relay.models import SyncCursor, SyncEnvelopeSeen, SyncLog, SyncQuarantine
+from server.relay.state import cursor_of
+from server.settings import Settings
+from sync.bundle import peek
+from tests.relay_fixtures import extra_postgres, linked
+from tests.relay_nodes import (
+    COUNTY,
+    TOWNSHIP_A,
+    TOWNSHIP_B,
+    Node,
+    all_events,
+    chain_of,
+    command,
+    open_case,
+)
+
+__all__ = ["extra_postgres", "linked"]
+pytestmark = pytest.mark.sync
+
+
+def parts(node: Node) -> tuple[Database, FieldCipher, Settings]:
+    return node.app.state.db, node.app.state.cipher, node.settings
+
+
+async def snapshot(node: Node) -> tuple[Any, ...]:
+    """Everything an import could change on a node."""
+    async with node.app.state.db.session() as session:
+        events = sorted((e.id, e.hash) for e in (await session.exec(select(CaseEvent))).all())
+        cases = sorted(
+            (c.id, c.state, c.owner, c.last_seq)
+            for c in (await session.exec(select(CaseRecord))).all()
+        )
+        cursors = sorted(
+            (c.peer, c.direction, c.position)
+            for c in (await session.exec(select(SyncCursor))).all()
+        )
+        counts = [
+            (await session.exec(select(func.count()).select_from(table))).one()
+            for table in (SyncLog, SyncEnvelopeSeen, SyncQuarantine)
+        ]
+    return events, cases, cursors, counts
+
+
+async def relayed_case(node: Node) -> str:
+    case = await open_case(node, relayed=True)
+    for name in ("accept", "start_review", "mark_ready", "relay"):
+        await command(node, case.id, name)
+    return case.id
+
+
+async def outbox(node: Node) -> int:
+    async with node.app.state.db.session() as session:
+        after = await cursor_of(session, COUNTY, "up")
+        return await pending_count(session, parent=COUNTY, after=after)
+
+
+async def verified(node: Node) -> None:
+    async with node.app.state.db.session() as session:
+        _checked, broken = await verify_cases(session, node.app.state.cipher)
+    assert broken == []
+
+
+async def test_a_bundle_goes_up_once_and_its_answer_trims_and_brings_the_feed(
+    linked: dict[str, Node],
+) -> None:
+    county, a, b = linked[COUNTY], linked[TOWNSHIP_A], linked[TOWNSHIP_B]
+    plain = await open_case(a)
+    await command(a, plain.id, "accept")
+    relayed = await relayed_case(a)
+    lines: list[str] = []
+    data, exported = await export_up(*parts(a), progress=lines.append)
+    assert (exported.events, exported.peer) == (7, COUNTY)
+    assert lines[-1] == "已写入 7 个事件…"
+    assert peek(data).header.types[-1] == "pull"
+    assert await outbox(a) == 7  # nothing moves until the answer comes back
+
+    imported = await import_up(*parts(county), data, source="stick/a.ycb")
+    assert (imported.peer, imported.stored, imported.repeated, imported.quarantined) == (
+        TOWNSHIP_A,
+        7,
+        0,
+        0,
+    )
+    assert await all_events(county, TOWNSHIP_A) == await all_events(a)
+    for case_id in (plain.id, relayed):
+        assert await chain_of(county, case_id) == await chain_of(a, case_id)
+    await verified(county)
+
+    before = await snapshot(county)
+    again = await import_up(*parts(county), data, source="stick/a.ycb")
+    assert (again.envelopes, again.replayed, again.stored) == (0, len(peek(data).frames), 0)
+    assert await snapshot(county) == before
+
+    await command(county, relayed, "county_decide", {"outcome": "approve"})
+    async with a.app.state.db.session() as session:
+        top = (await session.exec(select(func.max(SyncLog.seq)))).one()
+    answer, written = await export_answer(*parts(county), TOWNSHIP_A, imported=imported)
+    assert (written.acked, written.events) == (top, 1)  # the highest sequence the county holds
+    back = await import_answer(*parts(a), answer, source="stick/answer.ycb")
+    assert (back.acked, back.stored, back.events) == (top, 1, 1)
+    async with a.app.state.db.session() as session:
+        home = await session.get(CaseRecord, relayed)
+        assert home is not None and (home.state, home.owner) == ("decided", "township")
+    assert await outbox(a) == 0  # trimmed: only the decision, which came from the county
+    assert await chain_of(a, relayed) == await chain_of(county, relayed)
+    await verified(a)
+
+    before = await snapshot(a)
+    twice = await import_answer(*parts(a), answer, source="stick/answer.ycb")
+    assert (twice.envelopes, twice.replayed) == (0, 2)
+    assert await snapshot(a) == before
+
+    # The next trip carries only the delivery, and reports the down cursor the county records.
+    await command(a, relayed, "deliver", {"method": "window"})
+    data, second = await export_up(*parts(a))
+    assert second.events == 1
+    await import_up(*parts(county), data)
+    assert await chain_of(county, relayed) == await chain_of(a, relayed)
+    async with county.app.state.db.session() as session:
+        down_there = await cursor_of(session, TOWNSHIP_A, "down")
+    async with a.app.state.db.session() as session:
+        assert down_there == await cursor_of(session, COUNTY, "down") > 0
+    answer, empty = await export_answer(*parts(county), TOWNSHIP_A)
+    assert empty.events == 0  # the decision is not sent again
+    await import_answer(*parts(a), answer)
+    assert await outbox(a) == 0
+    assert await all_events(b) == set()
+
+
+async def refused(work: Any, reason: str, caplog: pytest.LogCaptureFixture) -> str:
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="yichuang.sync"):
+        with pytest.raises(BundleFailed) as failure:
+            await work
+    assert failure.value.reason == reason
+    assert f"bundle refused reason={reason}" in caplog.text
+    return failure.value.message
+
+
+async def test_tampered_misaddressed_and_revoked_bundles_are_refused(
+    linked: dict[str, Node], caplog: pytest.LogCaptureFixture
+) -> None:
+    county, a, b = linked[COUNTY], linked[TOWNSHIP_A], linked[TOWNSHIP_B]
+    await open_case(a)
+    data, _report = await export_up(*parts(a))
+    empty = await snapshot(county)
+
+    tampered = bytearray(data)
+    tampered[-100] ^= 0x01  # inside the last envelope: every length still adds up
+    message = await refused(import_up(*parts(county), bytes(tampered)), "bad_signature", caplog)
+    assert "改动" in message
+    cut = await refused(import_up(*parts(county), data[:-100]), "malformed", caplog)
+    assert "拷贝完整" in cut
+    wrong_side = await refused(import_answer(*parts(b), data), "wrong_kind", caplog)
+    assert "县级节点" in wrong_side
+    assert await snapshot(county) == empty
+
+    answer, _written = await export_answer(*parts(county), TOWNSHIP_A)
+    elsewhere = await refused(import_answer(*parts(b), answer), "not_for_us", caplog)
+    assert TOWNSHIP_A in elsewhere and "本节点" in elsewhere
+    kind = await refused(import_up(*parts(county), answer), "wrong_kind", caplog)
+    assert "乡镇节点导入" in kind
+
+    async with county.app.state.db.session() as session:
+        peer = await session.get(NodePeer, TOWNSHIP_A)
+        assert peer is not None
+        peer.revoked_at = dt.datetime.now(dt.UTC)
+        session.add(peer)
+        await session.commit()
+    revoked = await refused(import_up(*parts(county), data), "unknown_sender", caplog)
+    assert "吊销" in revoked
+    assert await snapshot(county) == empty
+
+
+async def test_the_operator_carries_a_stick(
+    linked: dict[str, Node],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    county, a = linked[COUNTY], linked[TOWNSHIP_A]
+    case = await open_case(a)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+
+    async def yichuang(node: Node, *args: str) -> str:
+        monkeypatch.setenv("DATABASE_URL", node.settings.effective_database_url)
+        code = await asyncio.to_thread(main, ["--data", str(node.settings.data_dir), *args])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return out
+
+    out = await yichuang(a, "bundle", "export", str(stick / "up.ycb"))
+    assert "已写入 1 个事件…" in out and "已导出：1 个事件" in out
+    out = await yichuang(
+        county, "bundle", "import", str(stick / "up.ycb"), "--answer", str(stick / "answer.ycb")
+    )
+    assert "新增 1 个事件" in out and "已写入给青山镇便民服务中心的答复包" in out
+    assert await chain_of(county, case.id) == await chain_of(a, case.id)
+    out = await yichuang(county, "bundle", "import", str(stick / "up.ycb"))
+    assert "此前已经导入过" in out
+    out = await yichuang(a, "bundle", "import", str(stick / "answer.ycb"))
+    assert "已从待上传中清除" in out
+    assert await outbox(a) == 0
+    assert not list(stick.glob("*.part"))
+
+    monkeypatch.setenv("DATABASE_URL", a.settings.effective_database_url)
+    code = await asyncio.to_thread(
+        main, ["--data", str(a.settings.data_dir), "bundle", "import", str(stick / "up.ycb")]
+    )
+    assert code == 2
+    assert "应在县级节点导入" in capsys.readouterr().err
