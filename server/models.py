@@ -26,7 +26,14 @@ from server.notify.models import (
 )
 from server.org.models import OrgUnit
 from server.policy.models import PolicySetting
-from server.relay.models import SyncCursor, SyncEnvelopeSeen, SyncLog, SyncQuarantine, SyncStatus
+from server.relay.models import (
+    SyncCursor,
+    SyncEnvelopeSeen,
+    SyncLog,
+    SyncQuarantine,
+    SyncReference,
+    SyncStatus,
+)
 from server.windows.models import Window
 
 metadata = SQLModel.metadata
@@ -64,6 +71,7 @@ __all__ = [
     "SyncEnvelopeSeen",
     "SyncLog",
     "SyncQuarantine",
+    "SyncReference",
     "SyncStatus",
     "TownshipItem",
     "User",

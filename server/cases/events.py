@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.cases.models import CaseEvent, CaseRecord
 from server.crypto.fields import FieldCipher, FieldDecryptError
+from server.relay.clock import stamp_local
 from server.relay.models import SyncLog
 from sync.chain import ChainBreak, canonical, event_hash, verify_chain
 from sync.ids import uuid7
@@ -63,12 +64,14 @@ def append_event(
         prev_hash=case.last_hash,
         hash="",
         body_enc=cipher.encrypt(canonical(dict(body)).decode(), context=BODY_CONTEXT),
+        hlc=stamp_local(node),
     )
     event.hash = event_hash(event_fields(event, body))
     case.last_seq, case.last_hash = event.seq, event.hash
     session.add(event)
     session.add(case)
-    session.add(SyncLog(event_id=event.id, case_id=case.id, origin=node))  # goes up from here
+    # Goes up from here.
+    session.add(SyncLog(event_id=event.id, case_id=case.id, origin=node, hlc=event.hlc))
     return event
 
 
@@ -79,10 +82,13 @@ def store_received_event(
     fields: Mapping[str, Any],
     *,
     origin: str,
+    hlc: str = "",
+    logged_hlc: str = "",
 ) -> CaseEvent:
     """Add an event another node made (its canonical `fields`, already checked against the
     case's chain by the caller): the body encrypted with this node's key, the log row naming
-    the peer it came from. The caller commits with the projection.
+    the peer it came from. `hlc` is the stamp the event came with, `logged_hlc` this node's
+    stamp for receiving it (server/relay/clock.py). The caller commits with the projection.
     """
     event = CaseEvent(
         id=fields["id"],
@@ -95,11 +101,12 @@ def store_received_event(
         prev_hash=fields["prev"],
         hash=event_hash(dict(fields)),
         body_enc=cipher.encrypt(canonical(dict(fields["body"])).decode(), context=BODY_CONTEXT),
+        hlc=hlc,
     )
     case.last_seq, case.last_hash = event.seq, event.hash
     session.add(event)
     session.add(case)
-    session.add(SyncLog(event_id=event.id, case_id=case.id, origin=origin))
+    session.add(SyncLog(event_id=event.id, case_id=case.id, origin=origin, hlc=logged_hlc))
     return event
 
 

@@ -82,6 +82,8 @@ class CaseEvent(SQLModel, table=True):
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
     signature: str | None = Field(default=None, max_length=255)  # the node's, with sync
+    # The hybrid-logical-clock stamp the creating node gave it (sync/hlc.py); not hashed.
+    hlc: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
 
 
 class SerialCounter(SQLModel, table=True):

@@ -12,6 +12,8 @@ quarantine and the health of each link.
 - `sync_quarantine`: events that could not be applied (a broken chain, an unknown item), with
   the reason, shown on the sync page; they never block other cases.
 - `sync_status`: the last attempt, success, error and clock skew of each link.
+- `sync_reference`: on a child, how far it has applied the parent's reference data (catalogue
+  versions, the working-day calendar): a position and the parent's digest, per kind.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class SyncLog(SQLModel, table=True):
     event_id: str = Field(max_length=36, unique=True)
     case_id: str = Field(max_length=36, index=True)
     origin: str = Field(max_length=12, index=True)  # region code of the node it came from
+    # This node's clock stamp for the row: the event's own when made here, else the merge of
+    # the event's stamp into this node's clock when it was received (server/relay/clock.py).
+    hlc: str = Field(default="", max_length=64, index=True, sa_column_kwargs={"server_default": ""})
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
@@ -81,3 +86,15 @@ class SyncStatus(SQLModel, table=True):
     clock_skew_seconds: int | None = None
     pushed: int = 0  # events sent up (child) or received from the child (parent), in total
     pulled: int = 0  # events received from the parent (child) or sent down (parent)
+
+
+class SyncReference(SQLModel, table=True):
+    """What a child last applied of its parent's reference data (server/relay/reference.py)."""
+
+    __tablename__ = "sync_reference"
+
+    peer: str = Field(primary_key=True, max_length=12)
+    kind: str = Field(primary_key=True, max_length=16)  # "catalogue" or "calendar"
+    position: int = 0  # catalogue: the parent's last catalog_item_version id applied
+    digest: str = Field(default="", max_length=64)  # the parent's digest as last applied
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -1,8 +1,9 @@
 """Events and payloads as they travel between nodes (docs/sync.md, "Wire").
 
 An event travels in the chain's canonical form (sync/chain.py FIELDS, its body in clear) plus
-its `hash`; every payload is canonical JSON inside a sealed envelope. At rest each node keeps
-bodies encrypted with its own data key, so the sender opens them and the receiver re-encrypts.
+its `hash` and, when it has one, its hybrid-logical-clock stamp `hlc` (outside the hash);
+every payload is canonical JSON inside a sealed envelope. At rest each node keeps bodies
+encrypted with its own data key, so the sender opens them and the receiver re-encrypts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sync.chain import FIELDS, canonical
 
 MAX_ID = 36
 HASH_SIZE = 64
+MAX_STAMP = 64
 
 
 class WireError(ValueError):
@@ -26,14 +28,22 @@ class WireError(ValueError):
 
 
 def event_to_wire(cipher: FieldCipher, event: CaseEvent) -> dict[str, Any]:
-    """The stored event as it travels: canonical fields with the clear body, plus its hash."""
-    return {**event_fields(event, open_body(cipher, event)), "hash": event.hash}
+    """The stored event as it travels: canonical fields with the clear body, plus its hash
+    (and its clock stamp, if it has one)."""
+    wire = {**event_fields(event, open_body(cipher, event)), "hash": event.hash}
+    if event.hlc:
+        wire["hlc"] = event.hlc
+    return wire
 
 
 def wire_fields(item: object) -> tuple[dict[str, Any], str]:
     """Check one received event's shape; returns (canonical fields, claimed hash)."""
-    if not isinstance(item, Mapping) or set(item) != {*FIELDS, "hash"}:
-        raise WireError("an event must have exactly the fields " + ", ".join([*FIELDS, "hash"]))
+    if not isinstance(item, Mapping) or set(item) - {"hlc"} != {*FIELDS, "hash"}:
+        raise WireError(
+            "an event must have exactly the fields " + ", ".join([*FIELDS, "hash"]) + " (and hlc)"
+        )
+    if "hlc" in item and not (isinstance(item["hlc"], str) and len(item["hlc"]) <= MAX_STAMP):
+        raise WireError("hlc must be a clock stamp string")
     fields = {key: item[key] for key in FIELDS}
     strings = ("id", "case", "kind", "actor", "node", "at", "prev")
     if not all(isinstance(fields[key], str) for key in strings):
