@@ -1,66 +1,18 @@
 // Photos of the materials on the agent's intake form: taken with the camera (or picked), made
-// small on the phone (at most MAX_SIDE px on the long side, JPEG with the quality stepped down
-// until it is at most MAX_BYTES, smaller still if that is not enough) and kept only encrypted
-// under the vault's data key. A record is { id, draft, meta, image }: `draft` (the draft's
+// small on the phone (shrink.js: at most 1600 px, about 300 KB) and kept only encrypted under
+// the vault's data key. A record is { id, draft, meta, image }: `draft` (the draft's
 // random id) is the one thing in clear, so that a draft's photos are found by an index; the
 // material, size and hash (meta) and the JPEG itself (image) are AES-GCM, each bound to the
 // record's id. upload.js sends them; nothing else reads them.
 import { randomBytes, toHex } from "./bytes.js";
 import * as idb from "./idb.js";
+import { shrink } from "./shrink.js";
 import * as vault from "./vault.js";
 
-export const MAX_SIDE = 1600;
-export const MAX_BYTES = 300 * 1024;
-const QUALITIES = [0.85, 0.75, 0.65, 0.55, 0.45, 0.35];
-const SHRINK = 0.8; // when even the lowest quality is too big: fewer pixels, and again
 const THUMB_PX = 96;
 
 const metaLabel = (id) => `yc-photo-meta:${id}`;
 const imageLabel = (id) => `yc-photo:${id}`;
-
-async function decode(file) {
-  try {
-    return await createImageBitmap(file, { imageOrientation: "from-image" });
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    return createImageBitmap(file); // an engine that knows no such option
-  }
-}
-
-function canvasOf(width, height) {
-  if (typeof OffscreenCanvas !== "undefined") return new OffscreenCanvas(width, height);
-  return Object.assign(document.createElement("canvas"), { width, height });
-}
-
-function jpeg(canvas, quality) {
-  if (canvas.convertToBlob) return canvas.convertToBlob({ type: "image/jpeg", quality });
-  return new Promise((resolve, reject) =>
-    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("JPEG encoding failed"))), "image/jpeg", quality));
-}
-
-/** A picture file as a small JPEG: { bytes, width, height, quality }. */
-export async function shrink(file) {
-  const bitmap = await decode(file);
-  try {
-    let scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
-    for (;;) {
-      const width = Math.max(1, Math.round(bitmap.width * scale));
-      const height = Math.max(1, Math.round(bitmap.height * scale));
-      const canvas = canvasOf(width, height);
-      const context = canvas.getContext("2d");
-      context.fillStyle = "#fff"; // a transparent PNG becomes white paper, not black
-      context.fillRect(0, 0, width, height);
-      context.drawImage(bitmap, 0, 0, width, height);
-      for (const quality of QUALITIES) {
-        const blob = await jpeg(canvas, quality);
-        if (blob.size <= MAX_BYTES) return { bytes: new Uint8Array(await blob.arrayBuffer()), width, height, quality };
-      }
-      scale *= SHRINK;
-    }
-  } finally {
-    bitmap.close();
-  }
-}
 
 /** Take a photo for a material of a draft; returns its meta. */
 export async function addPhoto(userId, draftId, material, file) {
