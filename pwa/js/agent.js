@@ -10,6 +10,7 @@ const PAGES = {
   new: () => import("./intake.js"),
   outbox: () => import("./caselist.js"),
   unlock: () => import("./home.js"),
+  enrol: () => import("./device.js"),
 };
 let activeUser = null; // whose vault this page may open
 let leaving = false; // signing out: the page is going away anyway
@@ -36,9 +37,14 @@ export async function start(root) {
   activeUser = userId;
   const page = root.dataset.agentPage;
   const module = await PAGES[page]();
+  const sync = await import("./syncbar.js");
+  await sync.mount(session.user); // the outbox needs no PIN: sealed envelopes go out as they are
   if (module.before) await module.before(root, session);
   if (!root.querySelector("[data-vault-gate]")) return;
-  await gate(root, session, () => module.opened(root, session.user));
+  await gate(root, session, async () => {
+    await module.opened(root, session.user);
+    sync.caseReady(); // the vault is open: seal what was finished while it was locked
+  });
   const lockNow = root.querySelector("[data-lock-now]");
   if (lockNow) lockNow.onclick = () => vault.lock();
 }

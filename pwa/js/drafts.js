@@ -5,7 +5,7 @@ import { toHex, randomBytes } from "./bytes.js";
 import * as idb from "./idb.js";
 import * as vault from "./vault.js";
 
-export const STATES = { draft: "草稿", ready: "待发送" }; // sent, received … come with sync
+export const STATES = { draft: "草稿", ready: "待发送" }; // after that: caselist.js STAGES
 
 const label = (id) => `yc-draft:${id}`; // binds each ciphertext to its record
 

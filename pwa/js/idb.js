@@ -1,6 +1,7 @@
 // The only module that touches IndexedDB (STYLE.md §4). Two kinds of database:
 //   yc-device         one per phone: who used the app last (user id and name, nothing else)
-//   yc-user-<id>      one per agent: the vault's wrapped keys, the encrypted drafts and photos
+//   yc-user-<id>      one per agent: the vault's wrapped keys, the encrypted drafts and photos,
+//                     the phone's device keys, the sealed outbox and the cases' states
 // Another agent's database is never opened while someone else is signed in.
 // Upgrades are numbered steps: step i takes a database from version i to i + 1.
 
@@ -9,6 +10,10 @@ export const STATE = "state"; // key "user": { id, name } of the last agent seen
 export const VAULT = "vault"; // key "keys": salt, iterations, the two wrapped data keys, counters
 export const DRAFTS = "drafts"; // { id, iv, ct }: a case on the phone, encrypted as a whole
 export const PHOTOS = "photos"; // { id, draft, meta: {iv, ct}, image: {iv, ct} } (photos.js)
+export const DEVICE = "device"; // key "keys": this phone's key pairs (non-extractable) and the
+//                                  township's public keys; key "sync": last pull, changes seen
+export const OUTBOX = "outbox"; // { id: draft id, caseId, envelope, posted, answer }: sealed
+export const CASES = "cases"; // { id: draft id, caseId, stage, state, serial, message, … }
 
 const UPGRADES = {
   device: [(db) => db.createObjectStore(STATE)],
@@ -18,6 +23,11 @@ const UPGRADES = {
       db.createObjectStore(DRAFTS, { keyPath: "id" });
     },
     (db) => db.createObjectStore(PHOTOS, { keyPath: "id" }).createIndex("draft", "draft"),
+    (db) => {
+      db.createObjectStore(DEVICE);
+      db.createObjectStore(OUTBOX, { keyPath: "id" });
+      db.createObjectStore(CASES, { keyPath: "id" });
+    },
   ],
 };
 

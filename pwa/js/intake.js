@@ -93,6 +93,7 @@ export async function opened(root, user) {
   const check = () => intakeProblems(values(form), Boolean(itemById(catalogue, form.item_id.value)));
   const save = async (state) => {
     id = await saveDraft(user.id, collect(form, catalogue, state, id));
+    if (state === "ready") document.dispatchEvent(new CustomEvent("yc:case-ready")); // outbox
     if (!form.isConnected) return; // saved after the agent moved on: nothing to show
     history.replaceState(history.state, "", `/agent/new?draft=${id}`);
     saved.hidden = false;

@@ -34,6 +34,12 @@ self.addEventListener("fetch", (event) => {
   if (strategy) event.respondWith(strategy(request, event));
 });
 
+// Background Sync (where the browser has it): send the agents' sealed outboxes; a rejection
+// tells the browser to try again later.
+self.addEventListener("sync", (event) => {
+  if (event.tag === "yc-outbox") event.waitUntil(flushOutbox());
+});
+
 self.addEventListener("message", (event) => {
   if (event.data === "version") event.source.postMessage({ version: VERSION });
 });

@@ -27,10 +27,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.agent.devices import device_sender
 from server.agent.models import AgentIntake
+from server.agent.uploads import do_link_uploads
 from server.auth.access import Forbidden
 from server.auth.models import User
 from server.cases.actions import Intake, ReceivedMaterial, do_open_case
-from server.cases.machine import STATE_NAMES
+from server.cases.machine import STATE_NAMES, TransitionRefused
 from server.cases.models import CaseRecord
 from server.crypto.fields import FieldCipher
 from server.db import utcnow
@@ -85,6 +86,7 @@ class AgentSyncRefused(Exception):
 class PhoneCase:
     id: str
     intake: Intake
+    draft_id: str = ""  # the draft on the phone, which the agent's photo uploads name
 
 
 def _text(value: object, limit: int = 500) -> str:
@@ -123,7 +125,8 @@ def phone_case(item: object) -> PhoneCase | None:
             for m in materials
         ],
     )
-    return PhoneCase(case_id, intake)
+    draft = item.get("draft")
+    return PhoneCase(case_id, intake, draft if isinstance(draft, str) and len(draft) <= 64 else "")
 
 
 async def _take(
@@ -139,6 +142,8 @@ async def _take(
     if held is not None and held.case_id is not None:
         if held.user_id != user.id:
             return {"id": case.id, "status": "refused", "message": MALFORMED_CASE, "errors": {}}
+        # Sent again because some of its photos were still on the phone: link what arrived.
+        await _link_photos(session, cipher, settings, user, held.case_id, case.draft_id)
         return {"id": case.id, "status": "repeated"}
     if held is None:
         # Claimed first, in its own commit: of two flushes of the same case, one opens it.
@@ -168,7 +173,41 @@ async def _take(
         claim.case_id = record.id
         session.add(claim)
         await session.commit()
+    await _link_photos(session, cipher, settings, user, record.id, case.draft_id)
     return {"id": case.id, "status": "stored", "serial": record.serial, "warnings": warnings}
+
+
+async def _link_photos(
+    session: AsyncSession,
+    cipher: FieldCipher,
+    settings: Any,
+    user: User,
+    case_id: str,
+    draft_id: str,
+) -> None:
+    """Attach the photos the agent uploaded for this draft (server/agent/uploads.py) to the case.
+
+    A photo that cannot be attached (the case closed meanwhile) stays an upload; the case is
+    taken all the same, and the failure is logged.
+    """
+    if not draft_id:
+        return
+    record = await session.get(CaseRecord, case_id)
+    if record is None:
+        return
+    try:
+        await do_link_uploads(
+            session=session,
+            cipher=cipher,
+            settings=settings,
+            actor=user,
+            case=record,
+            draft_id=draft_id,
+        )
+    except (Forbidden, TransitionRefused, ValidationFailed) as problem:
+        await session.rollback()
+        await session.refresh(user)  # the rollback expired it; the next case needs it
+        log.warning("photos of draft %s not attached to case %s: %s", draft_id, case_id, problem)
 
 
 async def case_states(session: AsyncSession, user: User) -> list[dict[str, Any]]:

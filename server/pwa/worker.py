@@ -25,7 +25,7 @@ from server.settings import PWA_DIR
 from server.templating import ASSETS, static_url
 
 SW_DIR = PWA_DIR / "sw"
-PARTS = ("strategies.js", "routes.js", "main.js")  # ours, in this order
+PARTS = ("strategies.js", "routes.js", "outbox.js", "main.js")  # ours, in this order
 OPTIONAL_PARTS = ("push.js",)  # others', after ours, each only if present
 # The agent's pages: static shells that render from IndexedDB, so they are the same for every
 # user and may be cached (they carry no personal data).

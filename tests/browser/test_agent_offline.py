@@ -159,7 +159,7 @@ def test_the_worker_is_served_fresh_with_its_version_and_parts(
         script = response.read().decode()
     assert script.startswith("/* 一窗 service worker")
     assert f'const VERSION = "{SERVICE_WORKER.version}";' in script
-    parts = ("strategies.js", "routes.js", "main.js")
+    parts = ("strategies.js", "routes.js", "outbox.js", "main.js")
     order = [script.index(f"// --- pwa/sw/{name}") for name in parts]
     assert order == sorted(order)
     with opener.open(township_server.url("/manifest.webmanifest"), timeout=5) as response:

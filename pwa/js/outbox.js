@@ -1,0 +1,196 @@
+// The outbox: a finished case ("待发送") is sealed on the phone into an envelope for the
+// township (envelope.js, signed by this device's key) and kept in IndexedDB until the township
+// acknowledges it. The envelope is encrypted to the township, so it sits in the outbox readable
+// by nobody on the phone, and the service worker can send it without the PIN (pwa/sw/outbox.js
+// stores the township's sealed answer on the record; the page opens it here).
+// A flush: each record's photos first (upload.js, when the photo module is present), then the
+// envelope, then one pull of the state of every case the agent sent. The township opens a case
+// id once, so sending again is harmless; a record leaves the outbox when its case is
+// acknowledged (stored, repeated or refused) and none of its photos is still on the phone.
+import { randomBytes, toHex, utf8 } from "./bytes.js";
+import { listDrafts } from "./drafts.js";
+import { loadDevice, markRefused } from "./device.js";
+import { openEnvelope, seal } from "./envelope.js";
+import * as idb from "./idb.js";
+import * as vault from "./vault.js";
+
+const URL = "/api/agent/sync";
+let running = null; // one flush at a time
+
+/** A random UUID (v4 layout) without crypto.randomUUID, which Chromium 80 lacks. */
+function uuid() {
+  const h = toHex(randomBytes(16));
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+async function sealFor(device, cases) {
+  const payload = { type: "agent_sync", cases, sent_at: new Date().toISOString() };
+  return seal(utf8.encode(JSON.stringify(payload)), {
+    sender: { keyId: device.keyId, signing: device.signing },
+    recipients: [{ keyId: device.township.keyId, receiving: device.township.receiving }],
+  });
+}
+
+function casePayload(draft, caseId) {
+  return {
+    id: caseId, draft: draft.id, item_id: draft.item ? draft.item.id : null,
+    applicant: draft.applicant, materials: draft.materials || [],
+  };
+}
+
+/** Seal every finished case that is not in the outbox yet (needs the vault open). */
+export async function queueReady(userId) {
+  const device = await loadDevice(userId);
+  if (!device || device.refused || !vault.unlockedFor(userId)) return 0;
+  const db = idb.userDb(userId);
+  const waiting = new Set((await idb.getAll(db, idb.OUTBOX)).map((rec) => rec.id));
+  const states = new Map((await idb.getAll(db, idb.CASES)).map((rec) => [rec.id, rec]));
+  let queued = 0;
+  for (const draft of await listDrafts(userId)) {
+    const known = states.get(draft.id);
+    const again = known && known.stage === "refused" && draft.updated > known.updated;
+    if (draft.state !== "ready" || waiting.has(draft.id) || (known && !again)) continue;
+    const caseId = (known && known.caseId) || uuid();
+    const envelope = await sealFor(device, [casePayload(draft, caseId)]);
+    await idb.put(db, idb.OUTBOX, { id: draft.id, caseId, envelope, posted: false, answer: null, created: Date.now() });
+    await idb.put(db, idb.CASES, { id: draft.id, caseId, stage: "phone", updated: Date.now() });
+    queued += 1;
+  }
+  return queued;
+}
+
+async function post(envelope) {
+  let response;
+  try {
+    response = await fetch(URL, { method: "POST", body: envelope, cache: "no-store",
+      headers: { "Content-Type": "application/octet-stream" } });
+  } catch (error) {
+    return { offline: true };
+  }
+  if (response.ok) return { answer: new Uint8Array(await response.arrayBuffer()) };
+  const body = await response.json().catch(() => ({}));
+  return { refused: body.detail || `乡镇拒收（${response.status}）`, reason: body.reason, status: response.status };
+}
+
+async function open(device, data) {
+  const township = device.township;
+  const me = [{ keyId: device.keyId, receiving: device.receiving, receivingPoint: device.receivingPoint }];
+  const senderLookup = async (keyId) => (keyId.every((b, i) => b === township.keyId[i]) ? township : null);
+  const opened = await openEnvelope(data, { me, senderLookup });
+  return JSON.parse(new TextDecoder().decode(opened.payload));
+}
+
+async function photosPending(draftId, userId, onProgress) {
+  let upload;
+  try {
+    upload = await import("./upload.js"); // the photo module; absent, cases go without photos
+  } catch (error) {
+    return 0;
+  }
+  try {
+    await upload.uploadPhotos(draftId, onProgress, userId);
+  } catch (error) {
+    // Not sent this time (no link, no session): the case still goes; its photos follow later.
+  }
+  return (await upload.pendingUploads(draftId, userId)).length;
+}
+
+/** What the township said about the cases and their states; returns the changes seen. */
+async function apply(userId, answer, changes) {
+  const db = idb.userDb(userId);
+  const byCase = new Map((await idb.getAll(db, idb.CASES)).map((rec) => [rec.caseId, rec]));
+  const now = Date.now();
+  for (const result of answer.results || []) {
+    const rec = byCase.get(result.id);
+    if (!rec) continue;
+    const next = result.status === "refused"
+      ? { ...rec, stage: "refused", message: result.message, errors: result.errors || {}, updated: now }
+      : { ...rec, stage: rec.stage === "phone" || rec.stage === "sent" ? "received" : rec.stage, serial: result.serial || rec.serial, message: "", updated: now };
+    if (next.stage !== rec.stage) changes.push({ id: rec.id, from: rec.stage, to: next.stage, at: now });
+    await idb.put(db, idb.CASES, next);
+    byCase.set(result.id, next);
+  }
+  for (const state of answer.cases || []) {
+    const rec = byCase.get(state.id);
+    if (!rec) continue; // sent from another phone of the same agent
+    if (rec.stage !== state.stage || rec.state !== state.state) {
+      if (rec.stage !== state.stage) changes.push({ id: rec.id, from: rec.stage, to: state.stage, at: now });
+      await idb.put(db, idb.CASES, { ...rec, stage: state.stage, state: state.state, stateName: state.state_name, serial: state.serial, updated: now });
+    }
+  }
+  const sync = (await idb.get(db, idb.DEVICE, "sync")) || { changes: [] };
+  const catalogueChanged = Boolean(sync.catalogue && answer.catalogue && sync.catalogue !== answer.catalogue);
+  await idb.put(db, idb.DEVICE, {
+    ...sync, lastSync: now, catalogue: answer.catalogue || sync.catalogue,
+    changes: [...changes, ...(sync.changes || [])].slice(0, 50),
+  }, "sync");
+  return catalogueChanged;
+}
+
+async function settle(userId, device, rec, data, changes) {
+  const db = idb.userDb(userId);
+  const answer = await open(device, data);
+  await apply(userId, answer, changes);
+  const result = (answer.results || []).find((r) => r.id === rec.caseId);
+  if (!result) return;
+  if (result.status !== "refused" && (await photosPending(rec.id, userId, () => {}))) {
+    await idb.put(db, idb.OUTBOX, { ...rec, posted: true, answer: null }); // again, for the photos
+    return;
+  }
+  await idb.remove(db, idb.OUTBOX, rec.id);
+}
+
+/**
+ * Send the outbox and pull the states. `onProgress({done, total})` after each step.
+ * Resolves to {state: "done" | "offline" | "no-device" | "refused", sent, changes, detail}.
+ */
+export function flush(userId, onProgress = () => {}) {
+  if (!running) running = run(userId, onProgress).finally(() => (running = null));
+  return running;
+}
+
+async function run(userId, onProgress) {
+  await queueReady(userId).catch(() => 0);
+  const device = await loadDevice(userId);
+  if (!device) return { state: "no-device", sent: 0, changes: [] };
+  if (device.refused) return { state: "refused", sent: 0, changes: [], detail: device.refused };
+  const db = idb.userDb(userId);
+  const records = await idb.getAll(db, idb.OUTBOX);
+  const total = records.length + 1;
+  const changes = [];
+  let sent = 0;
+  onProgress({ done: 0, total });
+  for (const [n, rec] of records.entries()) {
+    if (rec.answer) { // the service worker sent it while no page was open
+      await settle(userId, device, rec, rec.answer, changes);
+      continue;
+    }
+    await photosPending(rec.id, userId, () => {});
+    await idb.put(db, idb.OUTBOX, { ...rec, posted: true });
+    const state = await idb.get(db, idb.CASES, rec.id);
+    if (state && state.stage === "phone") await idb.put(db, idb.CASES, { ...state, stage: "sent" });
+    const reply = await post(rec.envelope);
+    if (reply.offline) return { state: "offline", sent, changes };
+    if (reply.refused) return refusedBy(userId, reply, sent, changes);
+    await settle(userId, device, rec, reply.answer, changes);
+    sent += 1;
+    onProgress({ done: n + 1, total });
+  }
+  const reply = await post(await sealFor(device, []));
+  if (reply.offline) return { state: "offline", sent, changes };
+  if (reply.refused) return refusedBy(userId, reply, sent, changes);
+  const catalogueChanged = await apply(userId, await open(device, reply.answer), changes);
+  if (catalogueChanged) await fetch("/api/catalog", { cache: "no-cache" }).catch(() => null);
+  onProgress({ done: total, total });
+  return { state: "done", sent, changes, catalogueChanged };
+}
+
+async function refusedBy(userId, reply, sent, changes) {
+  if (reply.status === 403) await markRefused(userId, reply.refused);
+  return { state: "refused", sent, changes, detail: reply.refused };
+}
+
+/** How many cases wait in the outbox. */
+export async function waiting(userId) {
+  return (await idb.getAll(idb.userDb(userId), idb.OUTBOX)).length;
+}

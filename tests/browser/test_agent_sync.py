@@ -1,0 +1,185 @@
+"""The agent's phone and the township, end to end in Chromium: a clerk shows a one-time code,
+the phone enrols (keys made in WebCrypto), a case is finished offline, the browser restarts,
+the PIN opens the vault, the link comes back, and the township holds the case once however
+often the phone flushes; another agent on the same phone sees none of it.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
+
+from .conftest import (
+    REPO,
+    SERVER,
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    Launch,
+    TownshipServer,
+    _health,
+    persistent,
+)
+from .test_agent_offline import lone_server, sign_in, wait_for_worker  # noqa: F401 (a fixture)
+from .test_agent_vault import ID_NUMBER, ITEM, PHONE, set_pin, unlock
+
+AGENT, OTHER, CLERK = "zhen.agent3", "zhen.agent2", "zhen.clerk"
+AGENT_NAME = "吴春生"
+PIN = "258036"
+NAME = "赵同步"  # this test's applicant, nobody else's
+
+
+def first_page(context: BrowserContext) -> Page:
+    return context.pages[0] if context.pages else context.new_page()
+
+
+def cases_held(server: TownshipServer) -> int:
+    """Cases of this test's applicant the township opened from a phone (its own database)."""
+    with sqlite3.connect(server.data_dir / "yichuang.db") as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM agent_intake JOIN case_record"
+            " ON case_record.id = agent_intake.case_id"
+            " WHERE case_record.applicant_name = ? AND case_record.channel = 'village_agent'",
+            (NAME,),
+        ).fetchone()
+    return int(count)
+
+
+def device_code(browser: Browser, server: TownshipServer) -> str:
+    """The clerk's page: choose the agent, make a code, read it (shown once, with a QR code)."""
+    clerk = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = clerk.new_page()
+    sign_in(page, server, CLERK, then="/agent/devices")
+    page.get_by_label("村代办员").select_option(label=f"{AGENT_NAME}（{AGENT}）")
+    page.get_by_role("button", name="生成登记码").click()
+    expect(page.get_by_alt_text("手机登记链接的二维码")).to_be_visible()
+    code = page.locator("[data-device-code]").inner_text().strip()
+    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", code), code
+    clerk.close()
+    return code
+
+
+def stop(server: TownshipServer) -> None:
+    """No township at all: the truest offline (the browser's offline switch may not reach a
+    restarted service worker, which would then send the outbox by Background Sync)."""
+    server.process.terminate()
+    server.process.wait(timeout=STOP_TIMEOUT)
+
+
+def restart(server: TownshipServer) -> None:
+    """The township again, same data and address (the agent's session cookie stays good)."""
+    port = server.base_url.rsplit(":", 1)[1]
+    with server.log_path.open("ab") as log:
+        server.process = subprocess.Popen(
+            [
+                *SERVER,
+                "--data",
+                str(server.data_dir),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+            ],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while not _health(server.base_url):
+        server.check_alive()
+        assert time.monotonic() < deadline, server.log_tail()
+        time.sleep(0.1)
+
+
+def sync_now(page: Page) -> None:
+    page.get_by_role("button", name="同步", exact=True).click()
+    expect(page.locator("[data-sync-status]")).to_contain_text("已同步")
+
+
+def test_a_case_finished_offline_reaches_the_township_once(
+    playwright: Playwright,
+    chromium_path: str,
+    browser: Browser,
+    tmp_path: Path,
+    lone_server: TownshipServer,  # noqa: F811 (the fixture: a township this test stops)
+) -> None:
+    opened: list[BrowserContext] = []
+    launch = persistent(playwright, chromium_path, tmp_path / "profile", opened)
+    try:
+        journey(launch, browser, lone_server)
+    finally:
+        for context in opened:
+            context.close()
+        if lone_server.process.poll() is None:
+            lone_server.process.terminate()
+            lone_server.process.wait(timeout=STOP_TIMEOUT)
+
+
+def journey(launch: Launch, browser: Browser, server: TownshipServer) -> None:
+    code = device_code(browser, server)
+
+    context = launch()
+    page = first_page(context)
+    sign_in(page, server, AGENT)
+    wait_for_worker(page)
+    expect(page.locator("[data-sync-status]")).to_contain_text("还没有登记")
+    page.goto(server.url(f"/agent/enrol#code={code}"))
+    expect(page.get_by_label("登记码")).to_have_value(code)
+    page.get_by_label("手机名称").fill("测试用红米")
+    page.get_by_role("button", name="生成密钥并登记").click()
+    expect(page.locator("[data-device-status]")).to_contain_text("登记成功")
+    assert "#code" not in page.url  # the code leaves the address bar
+
+    # Offline: the case is finished and sealed on the phone.
+    stop(server)
+    context.set_offline(True)
+    page.goto(server.url("/agent/new"))
+    set_pin(page, PIN)
+    page.get_by_label("查找事项").fill("养老保险")
+    page.locator("#f-item_id").select_option(label=ITEM)
+    page.get_by_label("姓名或单位名称").fill(NAME)
+    page.get_by_label("证件号码").fill(ID_NUMBER)
+    page.get_by_label("手机号码").fill(PHONE)
+    page.get_by_role("button", name="完成，待发送").click()
+    expect(page.locator("[data-intake-saved]")).to_contain_text("已完成，待发送")
+    expect(page.locator("[data-sync-status]")).to_contain_text("离线")
+    context.close()
+
+    # The browser restarts, still offline; the PIN opens the vault and the case waits.
+    context = launch()
+    context.set_offline(True)
+    page = first_page(context)
+    page.goto(server.url("/agent/outbox"))
+    unlock(page, PIN)
+    entry = page.locator("[data-draft-list] li")
+    expect(entry).to_have_count(1)
+    expect(entry.locator(".tag")).to_have_text(re.compile("在手机上|已发送"))
+    expect(page.locator("[data-sync-status]")).to_contain_text("离线")
+
+    # The link comes back: the township opens the case, once, however often the phone flushes.
+    assert cases_held(server) == 0
+    restart(server)
+    context.set_offline(False)
+    sync_now(page)
+    expect(entry.locator(".tag")).to_have_text("乡镇已收到")
+    expect(entry).to_contain_text("流水号")
+    assert cases_held(server) == 1
+    sync_now(page)
+    sync_now(page)
+    assert cases_held(server) == 1
+    expect(page.locator("[data-changes] li").first).to_contain_text("乡镇已收到")
+
+    # Another agent on the same phone: their own vault, no cases, no device of the first.
+    page.goto(server.url("/"))
+    page.get_by_role("button", name=re.compile("^退出")).click()
+    sign_in(page, server, OTHER, then="/agent/outbox")
+    set_pin(page, "470219")
+    expect(page.locator("[data-draft-empty]")).to_be_visible()
+    expect(page.locator("[data-draft-list] li")).to_have_count(0)
+    expect(page.locator("[data-sync-status]")).to_contain_text("还没有登记")
