@@ -9,6 +9,7 @@
 // acknowledged (stored, repeated or refused) and none of its photos is still on the phone.
 import { randomBytes, toHex, utf8 } from "./bytes.js";
 import { listDrafts } from "./drafts.js";
+import { apply } from "./casestate.js";
 import { loadDevice, markRefused } from "./device.js";
 import { openEnvelope, seal } from "./envelope.js";
 import * as idb from "./idb.js";
@@ -93,38 +94,6 @@ async function photosPending(draftId, userId, onProgress) {
     // Not sent this time (no link, no session): the case still goes; its photos follow later.
   }
   return (await upload.pendingUploads(draftId, userId)).length;
-}
-
-/** What the township said about the cases and their states; returns the changes seen. */
-async function apply(userId, answer, changes) {
-  const db = idb.userDb(userId);
-  const byCase = new Map((await idb.getAll(db, idb.CASES)).map((rec) => [rec.caseId, rec]));
-  const now = Date.now();
-  for (const result of answer.results || []) {
-    const rec = byCase.get(result.id);
-    if (!rec) continue;
-    const next = result.status === "refused"
-      ? { ...rec, stage: "refused", message: result.message, errors: result.errors || {}, updated: now }
-      : { ...rec, stage: rec.stage === "phone" || rec.stage === "sent" ? "received" : rec.stage, serial: result.serial || rec.serial, message: "", updated: now };
-    if (next.stage !== rec.stage) changes.push({ id: rec.id, from: rec.stage, to: next.stage, at: now });
-    await idb.put(db, idb.CASES, next);
-    byCase.set(result.id, next);
-  }
-  for (const state of answer.cases || []) {
-    const rec = byCase.get(state.id);
-    if (!rec) continue; // sent from another phone of the same agent
-    if (rec.stage !== state.stage || rec.state !== state.state) {
-      if (rec.stage !== state.stage) changes.push({ id: rec.id, from: rec.stage, to: state.stage, at: now });
-      await idb.put(db, idb.CASES, { ...rec, stage: state.stage, state: state.state, stateName: state.state_name, serial: state.serial, updated: now });
-    }
-  }
-  const sync = (await idb.get(db, idb.DEVICE, "sync")) || { changes: [] };
-  const catalogueChanged = Boolean(sync.catalogue && answer.catalogue && sync.catalogue !== answer.catalogue);
-  await idb.put(db, idb.DEVICE, {
-    ...sync, lastSync: now, catalogue: answer.catalogue || sync.catalogue,
-    changes: [...changes, ...(sync.changes || [])].slice(0, 50),
-  }, "sync");
-  return catalogueChanged;
 }
 
 async function settle(userId, device, rec, data, changes) {
