@@ -1,6 +1,6 @@
 """Work on a township's data directory from a separate process (the multi-process tests): open
-and accept cases, take a relayed case up to the relay, deliver a decided case, through the real
-actions as the demo's clerk.
+and accept cases, take a relayed case up to the relay (its applicant gave a mobile number, to be
+texted the result), deliver a decided case, through the real actions as the demo's clerk.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ async def _item(db: Database, region: str, kind: str) -> int:
     return next(item for item, handling in rows if handling == kind and item in claimed)
 
 
-async def _open(db: Database, cipher: FieldCipher, settings: object, clerk: User, item: int) -> str:
+async def _open(
+    db: Database, cipher: FieldCipher, settings: object, clerk: User, item: int, phone: str = ""
+) -> str:
     async with db.session() as session:
         case, _ = await do_open_case(
             session=session,
@@ -56,6 +58,7 @@ async def _open(db: Database, cipher: FieldCipher, settings: object, clerk: User
                 applicant_name="测试人",
                 applicant_id_type="resident_id",
                 applicant_id="11010519491231002X",
+                applicant_phone=phone,
             ),
         )
     return case.id
@@ -91,9 +94,8 @@ async def main(data: str, count: int) -> None:
 
 async def relayed(data: str) -> str:
     db, cipher, settings, clerk = await _context(data)
-    case_id = await _open(
-        db, cipher, settings, clerk, await _item(db, clerk.org_unit_code, "relayed")
-    )
+    item = await _item(db, clerk.org_unit_code, "relayed")
+    case_id = await _open(db, cipher, settings, clerk, item, phone="13912345678")
     for command in ("accept", "start_review", "mark_ready", "relay"):
         await _apply(db, cipher, settings, clerk, case_id, command)
     await db.dispose()

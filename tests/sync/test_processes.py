@@ -4,7 +4,8 @@ the county (a proxy that drops requests, drops answers after the county applied 
 requests and cuts connections mid-body) and SIGKILLs of the township's round and of the county
 at random points, each restarted. At the end every side holds exactly the same events, none
 twice, every chain intact (`yichuang verify`); and a relayed case decided at the county through
-its API comes back to the township, which delivers it.
+its API comes back to the township, tells its clerk and texts the applicant once each (however
+many rounds follow), and is delivered.
 """
 
 from __future__ import annotations
@@ -304,11 +305,13 @@ def test_relayed_case_decided_at_the_county_reaches_the_township(tree: Tree) -> 
     sync_once(tree.b)
     _county_decides(tree.county, case_id)
     assert "下载 1 个事件" in sync_once(tree.b).stdout
+    assert "下载 0 个事件" in sync_once(tree.b).stdout  # a repeat round brings nothing new
     with contextlib.closing(sqlite3.connect(tree.b / "yichuang.db")) as db:
         state, owner = db.execute(
             "SELECT state, owner FROM case_record WHERE id = ?", (case_id,)
         ).fetchone()
     assert (state, owner) == ("decided", "township")
+    _township_tells_once(tree.b, case_id)
     script = (
         "import asyncio\n"
         "from tests.sync.make_cases import deliver\n"
@@ -318,6 +321,43 @@ def test_relayed_case_decided_at_the_county_reaches_the_township(tree: Tree) -> 
     assert done.returncode == 0, done.stderr
     sync_once(tree.b)
     assert events(tree.b) == events(tree.county.data, B[:9])
+
+
+def _township_tells_once(data: Path, case_id: str) -> None:
+    """The decision became one message for the relaying clerk (read through the township's
+    API) and one text for the applicant (the served township's job, the log gateway)."""
+    with contextlib.closing(sqlite3.connect(data / "yichuang.db")) as db:
+        (serial,) = db.execute("SELECT serial FROM case_record WHERE id = ?", (case_id,)).fetchone()
+    token = cli(data, "token", "create", "--user", "zhen.clerk").stdout.split()[0]
+    township = Served(data, _port())
+    log = data / "serve.log"
+
+    def texted() -> list[str]:  # the log gateway's lines for this case (the demo has others)
+        lines = log.read_text(encoding="utf-8").splitlines()
+        return [line for line in lines if "sms (log gateway)" in line and serial in line]
+
+    township.start()
+    try:
+        for _ in range(300):  # the job's first round runs as the server starts
+            if texted():
+                break
+            time.sleep(0.1)
+        answer = httpx.get(
+            f"{township.url}/api/notifications",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+            trust_env=False,
+        )
+        assert answer.status_code == 200, answer.text
+        told = [n for n in answer.json()["items"] if n["link"] == f"/cases/{case_id}"]
+        assert [(n["kind"], n["title"]) for n in told] == [("result", "上报件结果已返回")]
+    finally:
+        township.stop()
+    assert "下载 0 个事件" in sync_once(data).stdout
+    assert "短信：发出 0" in cli(data, "notify", "--once").stdout  # nothing left to send
+    (text,) = texted()
+    assert "to=139****5678" in text and "13912345678" not in text
+    assert f"您的办件{serial}已办结，请携带身份证到白水乡便民服务中心领取。" in text
 
 
 def _relayed_case(data: Path) -> str:
