@@ -26,6 +26,7 @@ from server.notify import views as notify
 from server.policy import views as policy
 from server.pwa.manifest import web_manifest
 from server.pwa.worker import service_worker
+from server.relay import bundle_views as relay_bundles
 from server.relay import views as relay
 from server.static import static_file
 from server.users import views as users
@@ -106,6 +107,8 @@ ROUTES: list[BaseRoute] = [
     # relay and sync (the county's inbox of relayed cases; each node's sync health)
     get("/relay", relay.relay_inbox_list),
     get("/admin/sync", relay.sync_status_show),
+    get("/admin/sync/bundle", relay_bundles.sync_bundle_download),
+    post("/admin/sync/bundle", relay_bundles.sync_bundle_upload),
     # notifications (每个人自己的消息)
     get("/notifications", notify.notification_list),
     post("/notifications/read", notify.notification_read_all),

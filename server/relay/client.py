@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -24,8 +24,10 @@ from server.db import Database, utcnow
 from server.nodes.keys import Keyring, node_keys
 from server.nodes.models import NodePeer
 from server.nodes.queries import parent_peer, peer_public_keys
+from server.relay.directory import announce_keys, parent_verify_keys, refusal_reason
 from server.relay.feed import Batch, pending_up
 from server.relay.ingest import IngestResult, ingest_events
+from server.relay.reference import apply_feed_extras, reference_request
 from server.relay.state import cursor_of, do_move_cursor, skew_seconds, status_of
 from server.relay.wire import WireError, decode, encode
 from server.settings import Settings
@@ -69,6 +71,8 @@ class _Link:
     me: str
     parent_keys: list[PublicKeys]
     skew: int | None = None  # the parent's clock minus ours, from the last answer
+    verify_keys: list[PublicKeys] = field(default_factory=list)  # + retired in grace
+    announced: bool = False  # our new keys were announced this round (directory.py)
 
     async def exchange(
         self, path: str, payload: dict[str, Any], expected: str
@@ -90,11 +94,19 @@ class _Link:
             )
         except httpx.HTTPError as problem:
             raise SyncFailed(f"连接上级节点失败：{type(problem).__name__} {problem}") from None
+        if response.status_code == 403 and not self.announced:
+            self.announced = refusal_reason(response) == "unknown_sender"  # we rolled keys?
+            if self.announced and await announce_keys(
+                self.http, self.parent.url, self.keyring, self.me, keys
+            ):
+                return await self.exchange(path, payload, expected)
         if response.status_code != 200:
             raise SyncFailed(_refusal_text(response))
         try:
             opened = open_envelope(
-                response.content, me=list(self.keyring.all), sender_lookup=directory_lookup(keys)
+                response.content,
+                me=list(self.keyring.all),
+                sender_lookup=directory_lookup(self.verify_keys or keys),
             )
             answer = decode(opened.payload, expected)
         except (EnvelopeRefused, WireError) as problem:
@@ -136,6 +148,7 @@ async def sync_round(
     async with db.session() as session:
         parent = await parent_peer(session)
         parent_keys = await peer_public_keys(session, parent.region_code) if parent else []
+        verify_keys = await parent_verify_keys(session, parent.region_code) if parent else []
     if parent is None or not parent.url:
         raise NotEnrolled("本节点还没有加入上级节点：请先运行 yichuang join --parent … --code …")
     report = RoundReport()
@@ -147,6 +160,7 @@ async def sync_round(
         http=client,
         me=settings.region_code,
         parent_keys=parent_keys,
+        verify_keys=verify_keys,
     )
     try:
         await _attempt(db, parent.region_code)
@@ -193,14 +207,17 @@ async def _pull(
     for _ in range(MAX_BATCHES):
         async with db.session() as session:
             after = await cursor_of(session, region, "down")
+            reference = await reference_request(session, region)
         payload = {
             "type": "pull",
             "from": link.me,
             "cursor": after,
             "sent_at": utcnow().isoformat(timespec="milliseconds"),
+            "reference": reference,  # what we hold of the catalogue and calendar
         }
         answer, sent, got = await link.exchange("/api/sync/down", payload, "feed")
-        events, result = await store_feed(db, cipher, link.parent, answer, floor=after)
+        link.parent_keys, link.verify_keys = await apply_feed_extras(db, region, answer)
+        events, result = await store_feed(db, cipher, link.parent, answer, floor=after, me=link.me)
         report.received_events += result.stored
         report.quarantined += result.quarantined
         report.sent_bytes += sent
@@ -223,7 +240,13 @@ def up_payload(me: str, batch: Batch) -> dict[str, Any]:
 
 
 async def store_feed(
-    db: Database, cipher: FieldCipher, parent: NodePeer, answer: dict[str, Any], *, floor: int
+    db: Database,
+    cipher: FieldCipher,
+    parent: NodePeer,
+    answer: dict[str, Any],
+    *,
+    floor: int,
+    me: str = "",
 ) -> tuple[list[Any], IngestResult]:
     """Apply one opened feed batch, then move the down cursor; `floor`: the least valid cursor."""
     events, cursor = answer.get("events"), answer.get("cursor")
@@ -237,6 +260,7 @@ async def store_feed(
             peer_name=parent.name,
             direction="down",
             events=events,
+            me=me,
         )
         await do_move_cursor(session, parent.region_code, "down", cursor)
         await session.commit()

@@ -46,6 +46,7 @@ from server.notify.triggers import do_notify_for_received_event
 from server.org.actions import do_ensure_org_unit
 from server.org.codes import RegionCodeError, level_of, within
 from server.org.models import OrgUnit
+from server.relay.clock import receiving_clock, stamp_received
 from server.relay.models import SyncQuarantine
 from server.relay.wire import WireError, wire_fields
 from sync.chain import GENESIS, canonical, event_hash
@@ -109,9 +110,11 @@ async def ingest_events(
     peer_name: str,
     direction: str,
     events: Iterable[object],
+    me: str = "",
 ) -> IngestResult:
     """Apply a batch received from `peer` ("up": from a child; "down": from the parent)."""
     result = IngestResult()
+    me = await receiving_clock(session, me, peer, direction)
     async with _lock():
         for item in events:
             case_id = str(item.get("case", "")) if isinstance(item, Mapping) else ""
@@ -119,7 +122,13 @@ async def ingest_events(
                 if case_id and case_id in result.quarantined_cases:
                     raise Quarantined("after_quarantined")
                 stored = await _ingest_one(
-                    session, cipher, item, peer=peer, peer_name=peer_name, direction=direction
+                    session,
+                    cipher,
+                    item,
+                    peer=peer,
+                    peer_name=peer_name,
+                    direction=direction,
+                    me=me,
                 )
             except Quarantined as problem:
                 await session.rollback()
@@ -142,6 +151,7 @@ async def _ingest_one(
     peer: str,
     peer_name: str,
     direction: str,
+    me: str = "",
 ) -> bool:
     """Store one event; False for a repeat. Raises Quarantined."""
     try:
@@ -188,7 +198,11 @@ async def _ingest_one(
         except (TransitionRefused, KeyError, ValueError, TypeError) as problem:
             detail = problem.message if isinstance(problem, TransitionRefused) else repr(problem)
             raise Quarantined("refused_by_machine", detail) from None
-    store_received_event(session, cipher, case, fields, origin=peer)
+    stamp = item.get("hlc", "") if isinstance(item, Mapping) else ""
+    logged = stamp_received(me or "node", stamp)
+    store_received_event(
+        session, cipher, case, fields, origin=peer, hlc=str(stamp), logged_hlc=logged
+    )
     await do_notify_for_received_event(
         session,
         case=case,

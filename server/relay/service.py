@@ -22,9 +22,11 @@ from server.db import utcnow
 from server.nodes.keys import Keyring
 from server.nodes.models import NodePeer
 from server.nodes.queries import peer_public_keys, sender_keys
+from server.relay.directory import answer_signer, note_sealed_to, take_announcement
 from server.relay.feed import Batch, feed_for
 from server.relay.ingest import ingest_events
 from server.relay.models import SyncEnvelopeSeen
+from server.relay.reference import feed_extras
 from server.relay.state import do_move_cursor, skew_seconds, status_of
 from server.relay.wire import WireError, decode, encode
 from sync.envelope import MAGIC, EnvelopeRefused, open_envelope, seal
@@ -45,6 +47,7 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "replay": (409, "这个数据包已经收到过（重放），不再处理。"),
     "too_large": (413, "数据包或其内容超过大小上限。"),
     "no_keys": (409, "本节点还没有对方的有效公钥，无法回复。"),
+    "announce_refused": (403, "更换密钥的通知未通过验证（须由正在使用的密钥签名），未予登记。"),
 }
 
 
@@ -100,6 +103,7 @@ async def open_from_child(
         raise SyncRefused("malformed", str(problem)) from None
     if payload.get("from") != peer.region_code:
         raise SyncRefused("malformed", f"from {payload.get('from')!r} is not the sender's region")
+    note_sealed_to(opened.recipients)  # the answer is signed by the key the child pins
     session.add(SyncEnvelopeSeen(envelope_id=opened.envelope_id, peer=peer.region_code))
     try:
         await session.commit()
@@ -115,7 +119,7 @@ async def seal_to_peer(
     recipients = await peer_public_keys(session, peer)
     if not recipients:
         raise SyncRefused("no_keys", peer)
-    return seal(encode(payload), sender=keyring.current, recipients=recipients[:1])
+    return seal(encode(payload), sender=answer_signer(keyring), recipients=recipients[:1])
 
 
 def _sent_at(payload: dict[str, Any]) -> dt.datetime | None:
@@ -150,6 +154,7 @@ async def apply_up(
     """Open and apply a child's push (HTTP or bundle); returns the child and the ack payload."""
     received = await open_from_child(session, keyring, data, "up")
     child, payload = received.peer, received.payload
+    await take_announcement(session, child, received.keys, payload)  # a rotation, if any
     events, upto = payload.get("events"), payload.get("upto")
     if not isinstance(events, list) or not isinstance(upto, int):
         raise SyncRefused("malformed", "events must be a list and upto an integer")
@@ -161,6 +166,7 @@ async def apply_up(
         direction="up",
         events=events,
     )
+    await session.refresh(child)  # a quarantined event's rollback expired it
     await do_move_cursor(session, child.region_code, "up", upto)
     await _note_contact(session, child.region_code, payload)
     (await status_of(session, child.region_code)).pushed += result.stored
@@ -188,9 +194,12 @@ async def serve_down(
     child = received.peer
     cursor = await note_pull(session, received)
     batch = await feed_for(session, cipher, child=child.region_code, after=cursor)
+    extra = await feed_extras(session, keyring, received.payload)  # keys, catalogue, calendar
     (await status_of(session, child.region_code)).pulled += len(batch.events)
     await session.commit()
-    return await seal_to_peer(session, keyring, child.region_code, feed_payload(batch))
+    answer = feed_payload(batch) | extra.payload
+    answer["more"] = batch.more or extra.more
+    return await seal_to_peer(session, keyring, child.region_code, answer)
 
 
 async def note_pull(session: AsyncSession, received: Received) -> int:

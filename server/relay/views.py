@@ -47,6 +47,8 @@ class SyncPage:
     quarantine: list[SyncQuarantine]
     is_county: bool
     skew_limit: int
+    may_bundle: bool = False  # an admin: USB-stick bundles (bundle_views.py)
+    bundle_error: str = ""
 
 
 def _int(value: str | None) -> int | None:
@@ -90,11 +92,17 @@ async def relay_inbox_list(request: Request) -> Response:
 
 
 async def sync_status_show(request: Request) -> Response:
+    require_role(current_user(request), SYNC_ROLES)
+    return await sync_page(request)
+
+
+async def sync_page(request: Request, *, error: str = "", status_code: int = 200) -> Response:
+    """The sync page, with a bundle's refusal when there is one."""
     user = current_user(request)
-    require_role(user, SYNC_ROLES)
     settings = get_settings(request)
     async with get_db(request).session() as session:
         links = await link_rows(session, settings.role)
         quarantine = await open_quarantine(session)
-    page = SyncPage(links, quarantine, settings.role == "county", CLOCK_SKEW_LIMIT_S)
-    return render(request, "relay/sync.html", page)
+    is_county, admin = settings.role == "county", user.role == Role.ADMIN
+    page = SyncPage(links, quarantine, is_county, CLOCK_SKEW_LIMIT_S, admin, error)
+    return render(request, "relay/sync.html", page, status_code=status_code)

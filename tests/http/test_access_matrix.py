@@ -121,6 +121,10 @@ MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
     # centre's admin, window lead and supervisor.
     ("GET", "/relay", {ANON: SIGNIN, "*": 404}),
     ("GET", "/admin/sync", {ANON: SIGNIN, "*": 403, **STAFF_VIEW}),
+    # Bundles (USB stick) are the admin's: this township has no parent yet, so nothing to export
+    # (409), and a form post without a file is refused (422).
+    ("GET", "/admin/sync/bundle", {ANON: SIGNIN, "*": 403, Role.ADMIN: 409}),
+    ("POST", "/admin/sync/bundle", {ANON: SIGNIN, "*": 403, Role.ADMIN: 422}),
     # Notifications: everyone signed in has their own; another's (or none) is not found. The
     # stream answers a plain GET (not an EventSource) with the count once.
     ("GET", "/notifications", {ANON: SIGNIN, "*": 200}),

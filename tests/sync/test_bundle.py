@@ -32,6 +32,7 @@ from server.relay.models import SyncCursor, SyncEnvelopeSeen, SyncLog, SyncQuara
 from server.relay.state import cursor_of
 from server.settings import Settings
 from sync.bundle import peek
+from tests.conftest import csrf_of, signed_in
 from tests.relay_fixtures import extra_postgres, linked
 from tests.relay_nodes import (
     COUNTY,
@@ -240,3 +241,41 @@ async def test_the_operator_carries_a_stick(
     )
     assert code == 2
     assert "应在县级节点导入" in capsys.readouterr().err
+
+
+async def test_the_sync_page_downloads_and_takes_bundles(linked: dict[str, Node]) -> None:
+    county, a = linked[COUNTY], linked[TOWNSHIP_A]
+    case_id = await relayed_case(a)
+    assert a.admin is not None and county.admin is not None
+    async with signed_in(a.app, a.admin.username) as township:
+        page = await township.get("/admin/sync")
+        assert "下载上传包" in page.text
+        up = await township.get("/admin/sync/bundle")
+        assert up.status_code == 200
+        assert up.headers["content-disposition"].startswith('attachment; filename="yichuang-')
+    async with signed_in(county.app, county.admin.username) as office:
+        token = await csrf_of(office, "/admin/sync")
+        files = {"file": ("qingshan.ycb", up.content, "application/octet-stream")}
+        answer = await office.post("/admin/sync/bundle", data={"csrf_token": token}, files=files)
+        assert answer.status_code == 200 and answer.content.startswith(b"YCBD")
+        assert "已导入青山镇便民服务中心的数据包：新增 5 个事件" in (await office.get("/")).text
+        token = await csrf_of(office, "/admin/sync")
+        wrong = await office.post(
+            "/admin/sync/bundle",
+            data={"csrf_token": token},
+            files={"file": ("answer.ycb", answer.content, "application/octet-stream")},
+        )
+        assert wrong.status_code == 422 and "应在对应的乡镇节点导入" in wrong.text
+    await command(county, case_id, "county_decide", {"outcome": "approve"})
+    async with signed_in(county.app, county.admin.username) as office:
+        fresh = await office.get(f"/admin/sync/bundle?for={TOWNSHIP_A}")
+        assert fresh.status_code == 200
+    async with signed_in(a.app, a.admin.username) as township:
+        token = await csrf_of(township, "/admin/sync")
+        files = {"file": ("answer.ycb", fresh.content, "application/octet-stream")}
+        done = await township.post("/admin/sync/bundle", data={"csrf_token": token}, files=files)
+        assert done.status_code == 303 and done.headers["location"] == "/admin/sync"
+        shown = await township.get("/admin/sync")
+        assert "已导入答复包" in shown.text and "新增 1 个" in shown.text
+    assert await outbox(a) == 0
+    assert await chain_of(a, case_id) == await chain_of(county, case_id)
