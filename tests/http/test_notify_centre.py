@@ -52,8 +52,21 @@ async def test_the_badge_counts_unread_on_every_page(app: Starlette, personas: P
         await tell(app, clerk, "a")
         await tell(app, clerk, "b")
         await tell(app, personas.admin, "c")  # someone else's
-        for path in ("/", "/cases", "/catalog", "/notifications"):
+        for path in (
+            "/",
+            "/cases",
+            "/cases/new",
+            "/catalog",
+            "/notifications",
+            "/notifications/preferences",
+            "/admin/calendar",
+            "/account/password",
+        ):
             assert badge((await client.get(path)).text) == (True, 2), path
+        # A form sent back with a mistake is a whole page: its badge is right too.
+        wrong = {"current": "不是密码", "new": "Xinmima-2026-long", "confirm": "Xinmima-2026-long"}
+        answer = await post_form(client, "/account/password", wrong, "/account/password")
+        assert answer.status_code == 422 and badge(answer.text) == (True, 2)
         assert (await client.get("/api/notifications/count")).json() == {"count": 2}
 
 
