@@ -17,13 +17,16 @@ from starlette.applications import Starlette
 
 from server.agent.devices import do_create_device_code, do_enrol_device
 from server.agent.models import AgentDevice
+from server.attachments.access import scans_of_case
 from server.cases.models import CaseRecord
 from server.catalog.actions import do_set_claims
 from server.nodes.keys import node_keys
 from sync.envelope import open_envelope, seal
 from sync.keys import NodeKeys, PublicKeys
-from tests.conftest import csrf_of, signed_in
-from tests.factories import PASSWORD, Personas
+from tests.conftest import csrf_of, make_client, signed_in
+from tests.factories import Personas
+from tests.http.test_agent_uploads import MATERIAL, declaration, put_chunk, token
+from tests.scan_files import tiny_jpeg
 
 CODE = re.compile(r"data-device-code>([0-9A-Z-]{19})<")
 
@@ -238,4 +241,34 @@ async def test_another_centres_staff_cannot_touch_the_devices(
     async with app.state.db.session() as session:
         query = select(AgentDevice).where(col(AgentDevice.key_id) == phone.key_id.hex())
         assert (await session.exec(query)).one().revoked_at is None
-    assert PASSWORD
+
+
+async def test_photos_uploaded_for_the_draft_are_attached_to_its_case(
+    app: Starlette, personas: Personas
+) -> None:
+    await _claim(app, personas)
+    phone = await _enrolled(app, personas)
+    draft = "fedcba9876543210fedcba9876543210"
+    case = {**_case(personas, "0193a0c0-0000-7000-8000-000000000004"), "draft": draft}
+
+    async def upload(photo: bytes) -> None:
+        async with signed_in(app, personas.village_clerk.username) as client:
+            csrf = await token(client)
+            declared = await client.post(
+                "/api/agent/uploads", json={**declaration(photo), "draft_id": draft}, headers=csrf
+            )
+            assert declared.status_code == 200, declared.text
+            done = await put_chunk(client, csrf, declared.json()["id"], 0, photo)
+            assert done.json()["complete"] is True
+
+    await upload(tiny_jpeg(b"before the case"))
+    async with make_client(app) as client:
+        first = _answer(app, phone, await _sync(client, app, phone, [case]))
+        assert first["results"][0]["status"] == "stored"
+        await upload(tiny_jpeg(b"after the case"))  # the phone sends the case again for it
+        again = _answer(app, phone, await _sync(client, app, phone, [case]))
+        assert again["results"][0]["status"] == "repeated"
+    [held] = await _cases(app)
+    async with app.state.db.session() as session:
+        scans = await scans_of_case(session, app.state.cipher, held.id)
+    assert len(scans) == 2 and {scan.material for scan in scans} == {MATERIAL}
