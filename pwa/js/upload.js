@@ -4,11 +4,17 @@
 // the page closes) the next try sends only those: the chunks already there are never sent
 // again. The server checks the whole SHA-256 when the last chunk arrives; only then is the
 // photo marked sent on the phone. The outbox flush calls `uploadPhotos(caseId)` before it
-// sends the case; the intake form's "上传照片" button calls it too.
+// sends the case; the intake form's "上传照片" button calls it too. An enrolled phone signs
+// each request with its device key (device.js), so photos go up after the session ended; a
+// phone without one, or one the township refuses, uses the session and its CSRF token.
+import { toB64url, toHex, utf8 } from "./bytes.js";
+import { loadDevice } from "./device.js";
+import { sign } from "./keys.js";
 import * as photos from "./photos.js";
 import { currentUser } from "./session.js";
 
 const BASE = "/api/agent/uploads";
+const LABEL = "yc-upload-v1"; // server/agent/uploads.py signed_message
 
 export class UploadError extends Error {
   constructor(message, status) {
@@ -17,21 +23,43 @@ export class UploadError extends Error {
   }
 }
 
-async function call(method, url, { csrf, json, bytes } = {}) {
-  const headers = {};
-  if (csrf) headers["X-CSRF-Token"] = csrf;
-  if (json) headers["Content-Type"] = "application/json";
-  if (bytes) headers["Content-Type"] = "application/octet-stream";
-  let response;
+/** The enrolled phone signs each request (no session needed); without one, the session. */
+async function credentials(userId) {
+  const device = await loadDevice(userId).catch(() => null);
+  return { device: device && !device.refused ? device : null, csrf: null };
+}
+
+async function deviceHeader(device, method, url, body) {
+  const [path, query = ""] = url.split("?");
+  const digest = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", body)));
+  const message = utf8.encode([LABEL, method, path, query, digest].join("\n"));
+  return `YC-Device ${toHex(device.keyId)}:${toB64url(await sign(device.signing, message))}`;
+}
+
+async function send(auth, method, url, body, type) {
+  const headers = type ? { "Content-Type": type } : {};
+  if (auth.device) headers.Authorization = await deviceHeader(auth.device, method, url, body || new Uint8Array(0));
+  else if (auth.csrf) headers["X-CSRF-Token"] = auth.csrf;
   try {
-    response = await fetch(url, { method, headers, credentials: "same-origin", cache: "no-store",
-      body: json ? JSON.stringify(json) : bytes });
+    return await fetch(url, { method, headers, body, credentials: "same-origin", cache: "no-store" });
   } catch (error) {
     throw new UploadError("网络中断：已上传的部分保留在乡镇，联网后会接着上传", 0);
   }
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new UploadError(body.detail || `上传失败（${response.status}）`, response.status);
-  return body;
+}
+
+async function call(auth, method, url, { json, bytes } = {}) {
+  const body = json ? utf8.encode(JSON.stringify(json)) : bytes;
+  const type = json ? "application/json" : bytes ? "application/octet-stream" : null;
+  let response = await send(auth, method, url, body, type);
+  if (response.status === 401 && auth.device) {
+    // The township does not know this phone (any more): the session, if there is one.
+    auth.device = null;
+    auth.csrf = (await call(auth, "GET", BASE)).csrf_token;
+    response = await send(auth, method, url, body, type);
+  }
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new UploadError(answer.detail || `上传失败（${response.status}）`, response.status);
+  return answer;
 }
 
 async function whose(userId) {
@@ -55,7 +83,8 @@ export async function uploadPhotos(caseId, onProgress = () => {}, userId = undef
   const uid = await whose(userId);
   const pending = await pendingUploads(caseId, uid);
   if (!pending.length) return { photos: 0, sent: 0 };
-  const { csrf_token: csrf } = await call("GET", `${BASE}?draft_id=${encodeURIComponent(caseId)}`);
+  const auth = await credentials(uid);
+  if (!auth.device) auth.csrf = (await call(auth, "GET", BASE)).csrf_token;
   const total = pending.reduce((sum, photo) => sum + photo.size, 0);
   let done = 0;
   let sent = 0;
@@ -63,12 +92,12 @@ export async function uploadPhotos(caseId, onProgress = () => {}, userId = undef
     const bytes = await photos.photoBytes(uid, photo.id);
     const declared = { draft_id: caseId, material: photo.material, sha256: photo.sha256,
       size: bytes.length, media_type: photo.type };
-    let state = await call("POST", BASE, { csrf, json: declared });
+    let state = await call(auth, "POST", BASE, { json: declared });
     const size = (idx) => Math.min(state.chunk_size, bytes.length - idx * state.chunk_size);
     done += bytes.length - state.missing.reduce((sum, idx) => sum + size(idx), 0);
     for (const idx of state.missing) {
       const part = bytes.subarray(idx * state.chunk_size, idx * state.chunk_size + size(idx));
-      state = await call("PUT", `${BASE}/${state.id}/chunks/${idx}`, { csrf, bytes: part });
+      state = await call(auth, "PUT", `${BASE}/${state.id}/chunks/${idx}`, { bytes: part });
       done += part.length;
       sent += part.length;
       onProgress({ done, total, photo: n + 1, photos: pending.length });

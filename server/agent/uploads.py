@@ -16,14 +16,27 @@ idempotent (one row per agent, draft, material and hash) and so is every PUT, so
 lost the answer simply asks again. The phone's draft has no case on the server yet: the
 outbox flush links its finished uploads to the case it creates (`do_link_uploads`).
 
-Only a signed-in village agent may upload, and only to their own uploads: another's upload id
-is the same 404 as none. A file the server holds already (the same photo declared again) is
+Only a village agent may upload, and only to their own uploads: another's upload id is the
+same 404 as none. The agent is known by the session (with the `X-CSRF-Token` header), or by
+the phone's enrolled device key (server/agent/devices.py), so that photos still go up when
+the session ended while the agent worked offline for days:
+
+    Authorization: YC-Device <key id, hex>:<signature, base64url>
+
+the signature being the device's ECDSA P-256 (P1363, as pwa/js/keys.js signs) over
+`yc-upload-v1 \n METHOD \n raw path \n query string \n SHA-256 of the body (hex)`. It names
+one exact request; replaying it repeats an idempotent request, which changes nothing. A
+request with an Authorization header carries no cookie authority (server/web.py), so it
+needs no CSRF token. A file the server holds already (the same photo declared again) is
 complete at once; knowing a file's SHA-256 stands for having it, since hashes are shown only
 to those who may see the file.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
 import secrets
 from typing import Annotated, Any, cast
@@ -36,7 +49,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.exceptions import HTTPException
 
+from server.agent.devices import device_sender
 from server.attachments.media import MEDIA_NAMES, MEDIA_TYPES, sniff_media_type
 from server.attachments.models import Attachment, AttachmentUpload
 from server.attachments.store import (
@@ -103,10 +118,55 @@ def _cipher(request: Request[Any, Any, Any]) -> FieldCipher:
     return cast(FieldCipher, request.app.state.cipher)
 
 
-def agent_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard (runs before the body is read): signed in, and a village agent."""
-    if current_user(connection).role != Role.VILLAGE_AGENT:
-        raise Forbidden("只有村代办员可以从手机上传照片")
+DEVICE_SCHEME = "yc-device"
+SIGNED_LABEL = "yc-upload-v1"
+DEVICE_REFUSED = "本机的签名无效，或本机已被停用：请联网登录后再上传，或请乡镇重新登记本机"
+
+
+def signed_message(method: str, raw_path: bytes, query: bytes, body: bytes) -> bytes:
+    """What a device signs for one upload request."""
+    digest = hashlib.sha256(body).hexdigest().encode()
+    return b"\n".join([SIGNED_LABEL.encode(), method.upper().encode(), raw_path, query, digest])
+
+
+async def _device_agent(request: Request[Any, Any, Any], credential: str) -> User:
+    key_hex, _, signature_text = credential.strip().partition(":")
+    try:
+        key_id = bytes.fromhex(key_hex)
+        signature = base64.urlsafe_b64decode(signature_text + "=" * (-len(signature_text) % 4))
+    except (ValueError, binascii.Error):
+        raise HTTPException(401, DEVICE_REFUSED) from None
+    scope = request.scope
+    message = signed_message(
+        scope["method"],
+        (scope.get("raw_path") or scope["path"].encode()).split(b"?")[0],  # some put it there
+        scope.get("query_string", b""),
+        await request.body(),
+    )
+    async with _db(request).session() as session:
+        found = await device_sender(session, key_id)
+    if found is None or not found[2].verify(signature, message):
+        raise HTTPException(401, DEVICE_REFUSED)
+    return found[1]
+
+
+async def agent_only(
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+) -> None:
+    """Guard (before the handler reads the body): a village agent, by the session or by the
+    phone's signature; who it is goes into the scope for the handler (`_agent`)."""
+    scheme, _, credential = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == DEVICE_SCHEME:
+        agent = await _device_agent(cast(Request[Any, Any, Any], connection), credential)
+    else:
+        agent = current_user(connection)
+        if agent.role != Role.VILLAGE_AGENT:
+            raise Forbidden("只有村代办员可以从手机上传照片")
+    connection.scope["upload_agent"] = agent  # type: ignore[typeddict-unknown-key]
+
+
+def _agent(request: Request[Any, Any, Any]) -> User:
+    return cast(User, cast(dict[str, Any], request.scope)["upload_agent"])
 
 
 def declaration_problems(data: UploadIn) -> dict[str, str]:
@@ -287,7 +347,7 @@ async def agent_upload_list(
     request: Request[Any, Any, Any],
     draft_id: Annotated[str | None, QueryParameter(description="只看这个草稿的")] = None,
 ) -> UploadList:
-    user = current_user(request)
+    user = _agent(request)
     query = select(AttachmentUpload).where(col(AttachmentUpload.user_id) == user.uid)
     if draft_id is not None:
         query = query.where(col(AttachmentUpload.draft_id) == draft_id)
@@ -295,7 +355,8 @@ async def agent_upload_list(
         rows = (await session.exec(query.order_by(col(AttachmentUpload.created_at)))).all()
         uploads = [await _answer(session, row) for row in rows]
     session_data = request.scope.get("session")
-    token = csrf_token(session_data) if isinstance(session_data, dict) else ""
+    signed_in = request.scope.get("user") is not None  # not a phone signing without a session
+    token = csrf_token(session_data) if signed_in and isinstance(session_data, dict) else ""
     return UploadList(csrf_token=token, uploads=uploads)
 
 
@@ -310,7 +371,7 @@ async def agent_upload_list(
 async def agent_upload_create(
     request: Request[Any, Any, Any], data: JSONBody[UploadIn]
 ) -> UploadOut:
-    user = current_user(request)
+    user = _agent(request)
     async with _db(request).session() as session:
         upload = await do_declare_upload(session, actor=user, data=data)
         await session.commit()
@@ -319,7 +380,7 @@ async def agent_upload_create(
 
 @get("/agent/uploads/{upload_id:str}", summary="上传进度", tags=["agent"], guards=[agent_only])
 async def agent_upload_show(request: Request[Any, Any, Any], upload_id: UploadId) -> UploadOut:
-    user = current_user(request)
+    user = _agent(request)
     async with _db(request).session() as session:
         return await _answer(session, await access_upload_by_id(session, user, upload_id))
 
@@ -336,7 +397,7 @@ async def agent_upload_chunk(
     upload_id: UploadId,
     idx: Annotated[int, PathParameter(description="分块序号，从 0 开始", ge=0)],
 ) -> UploadOut:
-    user = current_user(request)
+    user = _agent(request)
     data = await request.body()
     async with _db(request).session() as session:
         upload = await access_upload_by_id(session, user, upload_id)

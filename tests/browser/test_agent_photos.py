@@ -3,6 +3,7 @@ camera-sized picture (3000×2000, a few MB) is kept as a JPEG of at most 1600 px
 300 KB, only encrypted in IndexedDB (read raw: none of its bytes), shown as a thumbnail and
 removable; the upload is cut in the middle of a photo and resumes: every chunk reaches the
 server once, none before the cut is sent again, and the server holds what the phone hashed.
+An enrolled phone signs its uploads with its device key, so they go up without a session.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import FilePayload, Page, Route, expect
 
 from server.agent.uploads import CHUNK_BYTES
 from server.templating import static_url
@@ -93,7 +94,7 @@ def test_photos_are_small_encrypted_and_resume_after_a_cut(
     assert all(len(data) > 1_000_000 for data in big), [len(data) for data in big]
     cameras.first.set_input_files(
         [
-            {"name": f"IMG_{n}.jpg", "mimeType": "image/jpeg", "buffer": data}
+            FilePayload(name=f"IMG_{n}.jpg", mimeType="image/jpeg", buffer=data)
             for n, data in enumerate(big)
         ]
     )
@@ -101,7 +102,7 @@ def test_photos_are_small_encrypted_and_resume_after_a_cut(
     expect(first_list).to_have_count(2)
     expect(first_list.first.locator("img")).to_have_js_property("complete", True)
     # One more, on another material, then removed.
-    png = {"name": "x.png", "mimeType": "image/png", "buffer": tiny_png(b"x", 40, 30)}
+    png = FilePayload(name="x.png", mimeType="image/png", buffer=tiny_png(b"x", 40, 30))
     cameras.nth(1).set_input_files(png)
     second_list = page.locator("[data-photo-list]").nth(1).locator("li")
     expect(second_list).to_have_count(1)
@@ -164,3 +165,38 @@ def test_photos_are_small_encrypted_and_resume_after_a_cut(
     problems = tab.problems
     assert not problems.page_errors and not problems.http_errors
     assert len(problems.failed_requests) == 1 and "chunks/1" in problems.failed_requests[0]
+
+
+def test_an_enrolled_phone_sends_photos_after_the_session_ended(
+    open_tab: OpenTab, township_server: TownshipServer
+) -> None:
+    agent, name = "zhen.agent1", "刘大山"
+    clerk = open_tab().page
+    sign_in(clerk, township_server, "zhen.clerk", then="/agent/devices")
+    clerk.get_by_label("村代办员").select_option(label=f"{name}（{agent}）")
+    clerk.get_by_role("button", name="生成登记码").click()
+    code = clerk.locator("[data-device-code]").inner_text().strip()
+
+    tab = open_tab(width=412, height=915, mobile=True)
+    page = tab.page
+    sign_in(page, township_server, agent, then="/agent/enrol")
+    enrol = "async ([url, code]) => { const me = await (await fetch('/api/me')).json(); " + (
+        "await (await import(url)).enrol(me.id, code, '测试手机'); }"
+    )
+    page.evaluate(enrol, [static_url("js/device.js"), code])
+    page.goto(township_server.url("/agent/new"))
+    set_pin(page)
+    fill_draft(page)
+    png = FilePayload(name="x.png", mimeType="image/png", buffer=tiny_png(b"x", 400, 300))
+    page.locator("[data-materials] input[type=file]").first.set_input_files(png)
+    expect(page.locator("[data-photo-list] li")).to_have_count(1)
+
+    page.context.clear_cookies()  # the session is gone; the vault stays open in this page
+    sent: list[dict[str, str]] = []
+    page.on("request", lambda r: sent.append(r.headers) if "/agent/uploads" in r.url else None)
+    page.get_by_role("button", name="上传照片").click()
+    expect(page.locator("[data-upload-status]")).to_have_text("照片已全部上传到乡镇（1 张）。")
+    assert len(sent) == 2  # the declaration and its one chunk, no CSRF token fetched
+    for headers in sent:
+        assert headers["authorization"].startswith("YC-Device ") and "cookie" not in headers
+    tab.problems.assert_clean()

@@ -1,24 +1,30 @@
 """Photos from the agent's phone through /api/agent/uploads: declared, sent in chunks, resumed
 after a cut from the server's own answer, verified whole, stored encrypted, linked to the case
 made from the draft; and every refusal in Chinese (wrong hash, too large, wrong type, another
-agent's upload, staff, nobody signed in, no CSRF token). Runs on SQLite and PostgreSQL.
+agent's upload, staff, nobody signed in, no CSRF token); an enrolled phone by its signature
+alone, and a forged or revoked one refused. Runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 
-from server.agent.uploads import CHUNK_BYTES, MAX_UPLOAD_BYTES, do_link_uploads
+from server.agent.models import AgentDevice
+from server.agent.uploads import CHUNK_BYTES, MAX_UPLOAD_BYTES, do_link_uploads, signed_message
 from server.attachments.access import scans_of_case
 from server.attachments.store import read_attachment
 from server.auth.models import Role
 from server.cases.actions import Intake
 from server.catalog.actions import do_set_claims
+from server.db import utcnow
+from sync.keys import NodeKeys
 from tests.conftest import make_client, signed_in
 from tests.factories import VILLAGE, Personas, make_user, open_intake
 from tests.scan_files import tiny_jpeg, tiny_png
@@ -160,3 +166,67 @@ async def test_refusals_are_in_chinese_and_lose_nothing_else(
         )
     async with make_client(app) as client:
         assert (await client.get(f"/api/agent/uploads/{mine}")).status_code == 401
+
+
+def device_headers(keys: NodeKeys, method: str, url: str, body: bytes = b"") -> dict[str, str]:
+    path, _, query = url.partition("?")
+    signature = keys.sign(signed_message(method, path.encode(), query.encode(), body))
+    text = base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+    return {"Authorization": f"YC-Device {keys.key_id.hex()}:{text}"}
+
+
+async def test_an_enrolled_phone_uploads_by_its_signature_without_a_session(
+    app: Starlette, personas: Personas
+) -> None:
+    keys = NodeKeys.generate()
+    public = keys.public()
+    device = AgentDevice(
+        key_id=public.key_id.hex(),
+        user_id=personas.village_clerk.uid,
+        name="测试手机",
+        signing=base64.urlsafe_b64encode(public.signing).rstrip(b"=").decode(),
+        receiving=base64.urlsafe_b64encode(public.receiving).rstrip(b"=").decode(),
+    )
+    async with app.state.db.session() as session:
+        session.add(device)
+        await session.commit()
+    body = json.dumps(declaration(PHOTO)).encode()
+    async with make_client(app) as client:  # no cookie, no CSRF token
+        declared = await client.post(
+            "/api/agent/uploads",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                **device_headers(keys, "POST", "/api/agent/uploads", body),
+            },
+        )
+        assert declared.status_code == 200, declared.text
+        upload_id = declared.json()["id"]
+        for idx in range(3):
+            url = f"/api/agent/uploads/{upload_id}/chunks/{idx}"
+            part = PHOTO[idx * CHUNK_BYTES : (idx + 1) * CHUNK_BYTES]
+            sent = await client.put(
+                url, content=part, headers=device_headers(keys, "PUT", url, part)
+            )
+            assert sent.status_code == 200, sent.text
+        listing = f"/api/agent/uploads?draft_id={DRAFT}"
+        answer = await client.get(listing, headers=device_headers(keys, "GET", listing))
+        assert [u["complete"] for u in answer.json()["uploads"]] == [True]
+        assert answer.json()["csrf_token"] == ""
+
+        # Signed for another request (here: another chunk), or by a revoked phone: refused.
+        url = f"/api/agent/uploads/{upload_id}/chunks/0"
+        forged = await client.put(
+            url, content=PHOTO[:CHUNK_BYTES], headers=device_headers(keys, "PUT", url, b"x")
+        )
+        assert forged.status_code == 401 and "本机的签名无效" in forged.json()["detail"]
+        garbled = await client.get(listing, headers={"Authorization": "YC-Device zz:!!"})
+        assert garbled.status_code == 401
+        async with app.state.db.session() as session:
+            row = await session.get(AgentDevice, device.key_id)
+            assert row is not None
+            row.revoked_at = utcnow()
+            session.add(row)
+            await session.commit()
+        revoked = await client.get(listing, headers=device_headers(keys, "GET", listing))
+        assert revoked.status_code == 401
