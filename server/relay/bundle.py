@@ -4,18 +4,22 @@ The frames are the very envelopes of the HTTP streams, handled by the same funct
 
 - A township's **up bundle** holds its pending up batches (`pending_up` after its up cursor,
   sealed as `_push` seals them, without `sent_at`: a stick takes days, which is no clock
-  reading) and one pull reporting its down cursor.
+  reading) and one pull reporting its down cursor and what it holds of the reference data
+  (`reference_request`).
 - The county imports it as `/api/sync/up` and `/api/sync/down` would: every envelope is checked
   and recorded by `open_from_child` (a repeated import is refused envelope by envelope as a
   replay, so it changes nothing), the events are applied by `ingest_events` (dedupe, quarantine)
   through `apply_up`, the pull's cursor is recorded by `note_pull`.
 - The county's **answer bundle** for a child holds an ack (`upto` = its up cursor for that
   child, the highest sequence it holds) and the child's feed from the down cursor the child last
-  reported (`feed_for`, sealed as `serve_down` seals it). It can be written right after an
-  import (`--answer`) or at any time (`export --for`).
+  reported (`feed_for`, sealed as `serve_down` seals it; the first batch also carries the key
+  directory and reference data, `feed_extras`, for the pull just imported or, without one,
+  everything). It can be written right after an import (`--answer`) or at any time
+  (`export --for`). It is signed by the county key generation the child sealed to
+  (`answer_signer`), as the HTTP answers are.
 - The township imports the answer: the ack moves its up cursor (the trim), each feed batch goes
-  through `store_feed` as a pulled one does. Envelope ids are recorded, so importing an answer
-  twice changes nothing either.
+  through `apply_feed_extras` and `store_feed` as a pulled one does. Envelope ids are recorded,
+  so importing an answer twice changes nothing either.
 
 Every refusal has a stable reason and a Chinese message and is logged (`bundle refused`).
 """
@@ -36,8 +40,10 @@ from server.nodes.keys import node_keys
 from server.nodes.models import NodePeer
 from server.nodes.queries import parent_peer, peer_public_keys, sender_keys
 from server.relay.client import SyncFailed, store_feed, up_payload
+from server.relay.directory import answer_signer, parent_verify_keys
 from server.relay.feed import feed_for, pending_up
 from server.relay.models import SyncEnvelopeSeen, SyncLog
+from server.relay.reference import apply_feed_extras, feed_extras, reference_request
 from server.relay.service import (
     SyncRefused,
     apply_up,
@@ -87,6 +93,7 @@ class BundleReport:
     replayed: int = 0  # frames imported before, skipped
     acked: int | None = None  # the up sequence the ack confirmed (township import)
     size: int = 0  # bytes of the bundle
+    pull: dict[str, Any] | None = None  # the opened pull of an imported up bundle (county)
 
 
 def _quiet(_text: str) -> None:
@@ -150,6 +157,7 @@ async def export_up(
             raise BundleFailed("no_keys", "没有上级节点的有效公钥，请重新加入（yichuang join）")
         after = await cursor_of(session, parent.region_code, "up")
         down = await cursor_of(session, parent.region_code, "down")
+        reference = await reference_request(session, parent.region_code)
         report = BundleReport(peer=parent.region_code, peer_name=parent.name)
         frames: list[tuple[str, bytes]] = []
         while len(frames) < MAX_FRAMES - 1:
@@ -164,7 +172,7 @@ async def export_up(
             after = batch.upto
             report.events += len(batch.events)
             progress(f"已写入 {report.events} 个事件…")
-    pull = {"type": "pull", "from": me, "cursor": down}
+    pull = {"type": "pull", "from": me, "cursor": down, "reference": reference}
     frames.append(("pull", seal(encode(pull), sender=keyring.current, recipients=keys[:1])))
     data = write_bundle(
         kind=UP, sender=me, recipient=parent.region_code, frames=frames, keys=keyring.current
@@ -194,7 +202,7 @@ async def import_answer(
     )
     async with db.session() as session:
         parent = await parent_peer(session)
-        keys = await peer_public_keys(session, parent.region_code) if parent else []
+        keys = await parent_verify_keys(session, parent.region_code) if parent else []
     if parent is None:
         raise _refuse("not_enrolled", "本节点还没有加入上级节点：请先运行 yichuang join", source)
     lookup = directory_lookup(keys)
@@ -223,7 +231,10 @@ async def import_answer(
             report.acked = await _trim(db, parent.region_code, payload, source)
         else:
             try:
-                events, result = await store_feed(db, cipher, parent, payload, floor=0)
+                await apply_feed_extras(db, parent.region_code, payload)
+                events, result = await store_feed(
+                    db, cipher, parent, payload, floor=0, me=settings.region_code
+                )
             except SyncFailed as failed:
                 raise _refuse("malformed", str(failed), source, f"frame {index}") from None
             report.events += len(events)
@@ -301,10 +312,10 @@ async def import_up(
                     report.repeated += int(ack["repeated"])
                     report.quarantined += int(ack["quarantined"])
                 else:
-                    await note_pull(
-                        session, await open_from_child(session, keyring, envelope, "pull")
-                    )
+                    received = await open_from_child(session, keyring, envelope, "pull")
+                    await note_pull(session, received)
                     await session.commit()
+                    report.pull = received.payload
             except SyncRefused as refused:
                 if refused.reason == "replay":
                     report.replayed += 1
@@ -357,16 +368,21 @@ async def export_answer(
         try:
             frames = [("ack", await seal_to_peer(session, keyring, child, ack))]
             after = await cursor_of(session, child, "down")
+            # Keys, catalogue and calendar ride with the first batch, as in a pulled answer.
+            extra = await feed_extras(session, keyring, done.pull or {})
             while len(frames) < MAX_FRAMES:
                 batch = await feed_for(session, cipher, child=child, after=after)
-                if not batch.events:
+                if not batch.events and len(frames) > 1:
                     break
-                frames.append(
-                    ("feed", await seal_to_peer(session, keyring, child, feed_payload(batch)))
-                )
+                payload = feed_payload(batch)
+                if len(frames) == 1:
+                    payload |= extra.payload
+                    payload["more"] = batch.more or extra.more
+                frames.append(("feed", await seal_to_peer(session, keyring, child, payload)))
                 after = batch.upto
                 report.events += len(batch.events)
-                progress(f"已写入 {report.events} 个下发事件…")
+                if batch.events:
+                    progress(f"已写入 {report.events} 个下发事件…")
                 if not batch.more:
                     break
         except SyncRefused as refused:
@@ -378,7 +394,7 @@ async def export_answer(
         sender=settings.region_code,
         recipient=child,
         frames=frames,
-        keys=keyring.current,
+        keys=answer_signer(keyring),  # the generation the envelopes are signed by
     )
     report.envelopes, report.size = len(frames), len(data)
     return data, report

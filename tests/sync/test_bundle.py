@@ -28,7 +28,13 @@ from server.db import Database
 from server.nodes.models import NodePeer
 from server.relay.bundle import BundleFailed, export_answer, export_up, import_answer, import_up
 from server.relay.feed import pending_count
-from server.relay.models import SyncCursor, SyncEnvelopeSeen, SyncLog, SyncQuarantine
+from server.relay.models import (
+    SyncCursor,
+    SyncEnvelopeSeen,
+    SyncLog,
+    SyncQuarantine,
+    SyncReference,
+)
 from server.relay.state import cursor_of
 from server.settings import Settings
 from sync.bundle import peek
@@ -133,6 +139,10 @@ async def test_a_bundle_goes_up_once_and_its_answer_trims_and_brings_the_feed(
         home = await session.get(CaseRecord, relayed)
         assert home is not None and (home.state, home.owner) == ("decided", "township")
     assert await outbox(a) == 0  # trimmed: only the decision, which came from the county
+    async with a.app.state.db.session() as session:
+        # The county's catalogue came with the feed, as it does with a pull.
+        catalogue = await session.get(SyncReference, (COUNTY, "catalogue"))
+        assert catalogue is not None and catalogue.digest
     assert await chain_of(a, relayed) == await chain_of(county, relayed)
     await verified(a)
 
