@@ -23,6 +23,7 @@ from server.notify.badge import UnreadCountMiddleware
 from server.notify.jobs import background_notify
 from server.notify.vapid import ensure_vapid_key
 from server.relay.background import background_sync
+from server.relay.clock import seed_clock_at_start
 from server.routes import ROUTES
 from server.settings import Settings
 from server.templating import ASSETS
@@ -46,6 +47,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await seed_clock_at_start(db, settings.region_code)  # event stamps never run back
         async with (
             api.lifespan(),
             background_sync(app) if sync_loop else nullcontext(),

@@ -9,9 +9,9 @@ is slow acts on a county decision it has received, its stamp still comes after t
 
 One clock per node region in a process (tests run several nodes in one process). A clock is
 seeded from the largest stamp in the node's log (`seed_clock`) when the app starts and before
-any ingest, so it never goes back across restarts. Several worker processes of one node each
-keep their own clock, seeded the same way; their stamps differ in time, and equal stamps (one
-millisecond, one counter) fall back to the order of the log.
+the first ingest of a process, so it never goes back across restarts. Several worker
+processes of one node each keep their own clock, seeded the same way; their stamps differ in
+time, and equal stamps (one millisecond, one counter) fall back to the order of the log.
 
 A remote stamp more than MAX_DRIFT ahead of our wall clock is not merged (a clock set a year
 ahead must not drag ours along for ever): the row gets a local stamp and a warning is logged.
@@ -25,9 +25,11 @@ from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
 from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.db import Database
 from server.relay.models import SyncLog
 from sync.hlc import ClockDrift, HybridClock, Stamp
 
@@ -120,3 +122,14 @@ async def receiving_clock(session: AsyncSession, me: str, peer: str, direction: 
     node = me or (peer[:6] if direction == "up" else "node")
     await seed_clock(session, node)
     return node
+
+
+async def seed_clock_at_start(db: Database, node: str) -> None:
+    """Seed the node's clock when the app starts (its lifespan), so that stamps made before
+    anything is received follow the log too. A database that cannot be read is logged, not
+    raised: the first ingest seeds the clock then."""
+    try:
+        async with db.session() as session:
+            await seed_clock(session, node, force=True)
+    except SQLAlchemyError as problem:
+        log.warning("hlc: could not seed the clock from the sync log: %s", problem)
