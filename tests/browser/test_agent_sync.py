@@ -1,7 +1,7 @@
 """The agent's phone and the township, end to end in Chromium: a clerk shows a one-time code,
 the phone enrols (keys made in WebCrypto), a case is finished offline, the browser restarts,
-the PIN opens the vault, the link comes back, and the township holds the case once however
-often the phone flushes; another agent on the same phone sees none of it.
+the PIN opens the vault, the link comes back, and the township holds the case with its photo
+once however often the phone flushes; another agent on the same phone sees none of it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
+from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Playwright, expect
+
+from tests.scan_files import tiny_png
 
 from .conftest import (
     REPO,
@@ -35,6 +37,18 @@ NAME = "赵同步"  # this test's applicant, nobody else's
 
 def first_page(context: BrowserContext) -> Page:
     return context.pages[0] if context.pages else context.new_page()
+
+
+def photos_held(server: TownshipServer) -> int:
+    """Photos attached to this test's case at the township."""
+    with sqlite3.connect(server.data_dir / "yichuang.db") as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM case_event"
+            " JOIN case_record ON case_record.id = case_event.case_id"
+            " WHERE case_record.applicant_name = ? AND case_event.kind = 'attach'",
+            (NAME,),
+        ).fetchone()
+    return int(count)
 
 
 def cases_held(server: TownshipServer) -> int:
@@ -146,6 +160,9 @@ def journey(launch: Launch, browser: Browser, server: TownshipServer) -> None:
     page.get_by_label("姓名或单位名称").fill(NAME)
     page.get_by_label("证件号码").fill(ID_NUMBER)
     page.get_by_label("手机号码").fill(PHONE)
+    photo = FilePayload(name="IMG_1.png", mimeType="image/png", buffer=tiny_png(b"sync", 400, 300))
+    page.locator("[data-materials] input[type=file]").first.set_input_files(photo)
+    expect(page.locator("[data-photo-list] li")).to_have_count(1)
     page.get_by_role("button", name="完成，待发送").click()
     expect(page.locator("[data-intake-saved]")).to_contain_text("已完成，待发送")
     expect(page.locator("[data-sync-status]")).to_contain_text("离线")
@@ -169,15 +186,16 @@ def journey(launch: Launch, browser: Browser, server: TownshipServer) -> None:
     sync_now(page)
     expect(entry.locator(".tag")).to_have_text("乡镇已收到")
     expect(entry).to_contain_text("流水号")
-    assert cases_held(server) == 1
+    assert (cases_held(server), photos_held(server)) == (1, 1)
     sync_now(page)
     sync_now(page)
-    assert cases_held(server) == 1
+    assert (cases_held(server), photos_held(server)) == (1, 1)
     expect(page.locator("[data-changes] li").first).to_contain_text("乡镇已收到")
 
     # Another agent on the same phone: their own vault, no cases, no device of the first.
     page.goto(server.url("/"))
     page.get_by_role("button", name=re.compile("^退出")).click()
+    expect(page).to_have_url(re.compile(r"/signin"))
     sign_in(page, server, OTHER, then="/agent/outbox")
     set_pin(page, "470219")
     expect(page.locator("[data-draft-empty]")).to_be_visible()
