@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.crypto.fields import FieldCipher
 from server.db import Database
 from server.nodes.keys import Keyring, node_keys
+from server.relay.chunks import serve_chunk, serve_fetch, serve_have
 from server.relay.service import MAX_ENVELOPE, SyncRefused, serve_down, serve_up
 from server.settings import Settings
 
@@ -57,4 +58,34 @@ async def sync_down(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _handle(request, serve_down)
 
 
-HANDLERS = [sync_up, sync_down]
+@post(
+    "/sync/chunks",
+    summary="下级节点上传扫描件的一块（密封数据包）",
+    tags=["sync"],
+    status_code=200,
+)
+async def sync_chunk(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _handle(request, serve_chunk)
+
+
+@post(
+    "/sync/chunks/have",
+    summary="下级节点查询上级尚缺哪些扫描件块（密封数据包）",
+    tags=["sync"],
+    status_code=200,
+)
+async def sync_chunks_have(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _handle(request, serve_have)
+
+
+@post(
+    "/sync/chunks/fetch",
+    summary="下级节点下载所辖办件扫描件的一块（密封数据包）",
+    tags=["sync"],
+    status_code=200,
+)
+async def sync_chunks_fetch(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _handle(request, serve_fetch)
+
+
+HANDLERS = [sync_up, sync_down, sync_chunk, sync_chunks_have, sync_chunks_fetch]

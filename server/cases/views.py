@@ -67,6 +67,7 @@ from server.catalog.queries import ItemFilters, ItemView, claimed_item_ids, item
 from server.context import client_ip, flash, get_cipher, get_db, get_settings
 from server.forms import ValidationFailed, form_values
 from server.policy.queries import load_policy
+from server.relay.holds import arriving
 from server.templating import render
 
 INTAKE_FIELDS = (
@@ -190,6 +191,7 @@ class CaseShowPage:
     scans: ScanSection
     choices: dict[str, dict[str, str]]
     refused: str = ""
+    arriving: int = 0  # events received but held until their scans are here (relay/holds.py)
 
 
 # --- intake ------------------------------------------------------------------------------------
@@ -354,6 +356,7 @@ async def case_page(
         people = {case.first_responsible_id, case.proxy_user_id} - {None}
         local = local_actor_ids(settings.region_code, (e for e, _ in events))
         names = await names_of(session, local | {p for p in people if p is not None})
+        held = await arriving(session, case.id)
         if full and can_reveal:
             do_record_audit(
                 session=session,
@@ -447,6 +450,7 @@ async def case_page(
         scans=scans,
         choices=CHOICES,
         refused=refused,
+        arriving=held,
     )
     return render(request, "cases/show.html", page, status_code=status_code)
 

@@ -24,6 +24,7 @@ from server.db import Database, utcnow
 from server.nodes.keys import Keyring, node_keys
 from server.nodes.models import NodePeer
 from server.nodes.queries import parent_peer, peer_public_keys
+from server.relay.chunks import fetch_attachments, send_attachments
 from server.relay.directory import announce_keys, parent_verify_keys, refusal_reason
 from server.relay.feed import Batch, pending_up
 from server.relay.ingest import IngestResult, ingest_events
@@ -58,6 +59,8 @@ class RoundReport:
     received_bytes: int = 0
     quarantined: int = 0
     skew_seconds: int | None = None
+    sent_chunks: int = 0  # attachment chunks sent up (server/relay/chunks.py)
+    received_chunks: int = 0  # attachment chunks fetched down
 
 
 Progress = Callable[[str], None]
@@ -165,7 +168,9 @@ async def sync_round(
     try:
         await _attempt(db, parent.region_code)
         await _push(db, cipher, link, report, say)
+        await send_attachments(db, cipher, link, report, say)
         await _pull(db, cipher, link, report, say)
+        await fetch_attachments(db, cipher, link, report, say)
     except SyncFailed as failed:
         await _record(db, parent.region_code, error=str(failed), skew=link.skew)
         raise

@@ -47,6 +47,7 @@ from server.org.actions import do_ensure_org_unit
 from server.org.codes import RegionCodeError, level_of, within
 from server.org.models import OrgUnit
 from server.relay.clock import receiving_clock, stamp_received
+from server.relay.holds import HOLD_REASONS, hold_reason
 from server.relay.models import SyncQuarantine
 from server.relay.wire import WireError, wire_fields
 from sync.chain import GENESIS, canonical, event_hash
@@ -75,6 +76,8 @@ MESSAGES = {
     "unknown_item": "本节点的事项目录里没有这个事项或版本：{detail}（请先同步事项目录）",
     "refused_by_machine": "办件状态不允许这一步：{detail}",
     "after_quarantined": "同一办件的前一个事件已被隔离，这个事件暂不能处理",
+    "awaiting_attachment": "材料仍在传输中：扫描件 {detail}… 尚未收齐，收齐后自动处理",
+    "after_held": "材料仍在传输中：同一办件的前一个事件在等待扫描件，随后按序处理",
 }
 
 
@@ -110,9 +113,13 @@ async def ingest_events(
     peer_name: str,
     direction: str,
     events: Iterable[object],
+    retrying: bool = False,
     me: str = "",
 ) -> IngestResult:
-    """Apply a batch received from `peer` ("up": from a child; "down": from the parent)."""
+    """Apply a batch received from `peer` ("up": from a child; "down": from the parent).
+
+    `retrying`: held events re-tried in order once their materials are here (relay/holds.py).
+    """
     result = IngestResult()
     me = await receiving_clock(session, me, peer, direction)
     async with _lock():
@@ -128,13 +135,15 @@ async def ingest_events(
                     peer=peer,
                     peer_name=peer_name,
                     direction=direction,
+                    retrying=retrying,
                     me=me,
                 )
             except Quarantined as problem:
                 await session.rollback()
                 await _quarantine(session, cipher, item, peer, direction, problem)
                 result.quarantined += 1
-                result.quarantined_cases.add(case_id)
+                if problem.reason not in HOLD_REASONS:  # held ones hold their case's next
+                    result.quarantined_cases.add(case_id)
                 continue
             if stored:
                 result.stored += 1
@@ -151,6 +160,7 @@ async def _ingest_one(
     peer: str,
     peer_name: str,
     direction: str,
+    retrying: bool = False,
     me: str = "",
 ) -> bool:
     """Store one event; False for a repeat. Raises Quarantined."""
@@ -168,6 +178,8 @@ async def _ingest_one(
     if fields["kind"] not in COMMANDS:
         raise Quarantined("malformed_event", f"未知的事件类型 {fields['kind']}")
     _check_writer(fields, peer, direction)
+    if (held := await hold_reason(session, fields, retrying=retrying)) is not None:
+        raise Quarantined(*held)
     case = await _locked_case(session, fields["case"])
     if fields["seq"] == 1:
         if case is not None:

@@ -166,6 +166,9 @@ MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
     # Sync takes sealed envelopes from child nodes only; a township serves none, to anyone.
     ("POST", "/api/sync/up", {ANON: 404, "*": 404}),
     ("POST", "/api/sync/down", {ANON: 404, "*": 404}),
+    ("POST", "/api/sync/chunks", {ANON: 404, "*": 404}),
+    ("POST", "/api/sync/chunks/have", {ANON: 404, "*": 404}),
+    ("POST", "/api/sync/chunks/fetch", {ANON: 404, "*": 404}),
     # Photos from the agent's phone: village agents only, each to their own uploads (a form
     # post is not the JSON declaration; the id here is nobody's). PUTs: test_agent_uploads.py.
     ("GET", "/api/agent/uploads", {ANON: 401, "*": 403, Role.VILLAGE_AGENT: 200}),

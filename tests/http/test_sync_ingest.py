@@ -238,7 +238,7 @@ async def test_a_login_cannot_call_the_sync_endpoints(linked: dict[str, Node]) -
     )
     async with county.app.state.db.session() as session:
         _row, token = await do_create_token(session=session, user=agent, name="t", days=None)
-    for path in ("/api/sync/up", "/api/sync/down"):
+    for path in ("/api/sync/up", "/api/sync/down", "/api/sync/chunks", "/api/sync/chunks/have"):
         response = await post(county, path, b'{"type":"pull"}', Authorization=f"Bearer {token}")
         assert (response.status_code, response.json()["reason"]) == (400, "malformed")
 
