@@ -14,6 +14,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Playwright, expect
 
+from server.templating import static_url
 from tests.scan_files import tiny_png
 
 from .conftest import (
@@ -22,6 +23,7 @@ from .conftest import (
     START_TIMEOUT,
     STOP_TIMEOUT,
     Launch,
+    OpenTab,
     TownshipServer,
     _health,
     persistent,
@@ -63,12 +65,14 @@ def cases_held(server: TownshipServer) -> int:
     return int(count)
 
 
-def device_code(browser: Browser, server: TownshipServer) -> str:
+def device_code(
+    browser: Browser, server: TownshipServer, agent: str = AGENT, name: str = AGENT_NAME
+) -> str:
     """The clerk's page: choose the agent, make a code, read it (shown once, with a QR code)."""
     clerk = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
     page = clerk.new_page()
     sign_in(page, server, CLERK, then="/agent/devices")
-    page.get_by_label("村代办员").select_option(label=f"{AGENT_NAME}（{AGENT}）")
+    page.get_by_label("村代办员").select_option(label=f"{name}（{agent}）")
     page.get_by_role("button", name="生成登记码").click()
     expect(page.get_by_alt_text("手机登记链接的二维码")).to_be_visible()
     code = page.locator("[data-device-code]").inner_text().strip()
@@ -201,3 +205,48 @@ def journey(launch: Launch, browser: Browser, server: TownshipServer) -> None:
     expect(page.locator("[data-draft-empty]")).to_be_visible()
     expect(page.locator("[data-draft-list] li")).to_have_count(0)
     expect(page.locator("[data-sync-status]")).to_contain_text("还没有登记")
+
+
+READY_CASE = """async ([url, userId, itemId]) => {
+  // A finished case the form would have stopped (a wrong check digit), saved as the form saves.
+  const drafts = await import(url);
+  return drafts.saveDraft(userId, {
+    state: "ready", item: { id: itemId, name: "测试事项" }, materials: [],
+    applicant: { kind: "natural", name: "钱退回", id_type: "resident_id",
+      id: "110105194912310021", phone: "", address: "" },
+  });
+}"""
+
+
+def test_a_refusal_and_a_revoked_phone_are_explained_on_the_phone(
+    open_tab: OpenTab, township_server: TownshipServer, browser: Browser
+) -> None:
+    server = township_server
+    code = device_code(browser, server, agent="zhen.agent1", name="刘大山")
+    tab = open_tab(width=412, height=915, mobile=True)
+    page = tab.page
+    sign_in(page, server, "zhen.agent1", then="/agent/enrol")
+    page.get_by_label("登记码").fill(code)
+    page.get_by_label("手机名称").fill("备用手机")
+    page.get_by_role("button", name="生成密钥并登记").click()
+    expect(page.locator("[data-device-status]")).to_contain_text("登记成功")
+    page.goto(server.url("/agent/outbox"))
+    set_pin(page, PIN)
+    me = page.evaluate("fetch('/api/me').then((r) => r.json())")
+    item = page.evaluate("fetch('/api/catalog').then((r) => r.json())")["items"][0]["id"]
+    page.evaluate(READY_CASE, [static_url("js/drafts.js"), me["id"], item])
+    sync_now(page)
+    entry = page.locator("[data-draft-list] li", has_text="钱退回")
+    expect(entry.locator(".tag")).to_have_text("乡镇退回")
+    expect(entry.locator(".error")).to_contain_text("身份证号码校验位不对")
+
+    # The agent revokes this phone (lost, say): the township refuses it from then on.
+    page.goto(server.url("/agent/devices"))
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("row", name=re.compile("备用手机")).get_by_role("button", name="吊销").click()
+    expect(page.get_by_role("row", name=re.compile("备用手机"))).to_contain_text("已吊销")
+    page.goto(server.url("/agent/outbox"))
+    unlock(page, PIN)
+    page.get_by_role("button", name="同步", exact=True).click()
+    expect(page.locator("[data-sync-status]")).to_contain_text("已被吊销")
+    tab.problems.assert_clean(allow_status=[403])
