@@ -67,6 +67,8 @@ async def test_the_badge_counts_unread_on_every_page(app: Starlette, personas: P
         wrong = {"current": "不是密码", "new": "Xinmima-2026-long", "confirm": "Xinmima-2026-long"}
         answer = await post_form(client, "/account/password", wrong, "/account/password")
         assert answer.status_code == 422 and badge(answer.text) == (True, 2)
+        missing = await client.get("/cases/no-such-case")
+        assert missing.status_code == 404 and badge(missing.text) == (True, 2)
         assert (await client.get("/api/notifications/count")).json() == {"count": 2}
 
 
