@@ -224,15 +224,6 @@ async def _ingest_one(
         direction=direction,
         actor=fields["actor"],
     )
-    await do_notify_for_received_event(
-        session,
-        case=case,
-        event_kind=fields["kind"],
-        body=dict(fields["body"]),
-        origin=peer,
-        direction=direction,
-        actor=fields["actor"],
-    )
     try:
         await session.commit()
     except IntegrityError:
