@@ -232,6 +232,7 @@ def test_a_refusal_and_a_revoked_phone_are_explained_on_the_phone(
     expect(page.locator("[data-device-status]")).to_contain_text("登记成功")
     page.goto(server.url("/agent/outbox"))
     set_pin(page, PIN)
+    expect(page.locator("[data-vault-gate]")).to_be_hidden()  # the vault is open
     me = page.evaluate("fetch('/api/me').then((r) => r.json())")
     item = page.evaluate("fetch('/api/catalog').then((r) => r.json())")["items"][0]["id"]
     page.evaluate(READY_CASE, [static_url("js/drafts.js"), me["id"], item])
