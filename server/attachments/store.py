@@ -123,8 +123,8 @@ async def declare_attachment(
     return existing
 
 
-async def _declared(session: AsyncSession, sha256: str) -> Attachment:
-    attachment = await session.get(Attachment, sha256)
+async def _declared(session: AsyncSession, sha256: str, *, lock: bool = False) -> Attachment:
+    attachment = await session.get(Attachment, sha256, with_for_update=lock or None)
     if attachment is None:
         raise UnknownAttachment(f"no attachment {sha256} is declared")
     return attachment
@@ -159,9 +159,11 @@ async def store_chunk(
     """Store one chunk (plain bytes) of a declared file; False when it was there already.
 
     The chunk that completes the file has the whole verified: on a mismatch every chunk is
-    dropped and `AttachmentCorrupt` raised.
+    dropped and `AttachmentCorrupt` raised. The file's row is locked (PostgreSQL; SQLite has one
+    writer) so that two requests bringing its last chunks at once cannot both see the other's
+    as missing and leave the whole unverified.
     """
-    attachment = await _declared(session, sha256)
+    attachment = await _declared(session, sha256, lock=True)
     added = await _put_chunk(session, cipher, attachment, idx, data)
     if added and not await missing_chunks(session, sha256):
         try:

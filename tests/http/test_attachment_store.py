@@ -3,6 +3,7 @@ send them), repeats as no-ops, and chunks that were swapped, corrupted or never 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 
@@ -30,6 +31,7 @@ from server.attachments.store import (
     store_chunk,
     stream_attachment,
 )
+from server.settings import Settings
 from tests.scan_files import tiny_png
 
 MARKER = b"SCAN-MARKER-4711"
@@ -134,6 +136,40 @@ async def test_a_file_that_does_not_match_its_name_loses_its_chunks(app: Starlet
             await store_chunk(session, cipher, sha256=sha, idx=idx, data=pieces(data)[idx])
         await session.commit()
         assert await read_attachment(session, cipher, sha) == data
+
+
+async def test_last_chunks_brought_at_once_still_have_the_whole_checked(
+    app: Starlette, settings: Settings
+) -> None:
+    """Two requests each bring one of the last chunks, neither committed yet: without a lock
+    each sees the other's chunk missing, checks nothing, and a wrong file ends up complete.
+    (SQLite has one writer at a time, so only PostgreSQL can interleave them.)"""
+    if settings.effective_database_url.startswith("sqlite"):
+        pytest.skip("SQLite lets one writer in at a time")
+    data = big_png()
+    other = bytearray(data)
+    other[-1] ^= 1
+    sha = hashlib.sha256(data).hexdigest()
+    cipher, db = app.state.cipher, app.state.db
+    async with db.session() as session:
+        await declare_attachment(session, sha256=sha, size=len(data), media_type="image/png")
+        await store_chunk(session, cipher, sha256=sha, idx=0, data=pieces(data)[0])
+        await session.commit()
+
+    async def bring(idx: int, part: bytes) -> None:
+        async with db.session() as session:
+            await store_chunk(session, cipher, sha256=sha, idx=idx, data=part)
+            await session.commit()
+
+    async with db.session() as first:
+        await store_chunk(first, cipher, sha256=sha, idx=1, data=pieces(data)[1])
+        second = asyncio.create_task(bring(2, pieces(bytes(other))[2]))
+        await asyncio.sleep(0.3)  # let the second request reach its store (it waits on the lock)
+        await first.commit()
+    with pytest.raises(AttachmentCorrupt):
+        await second
+    async with db.session() as session:
+        assert not await is_complete(session, sha)
 
 
 async def test_swapped_or_corrupted_chunks_do_not_open(app: Starlette) -> None:
