@@ -20,7 +20,7 @@ from server.catalog.actions import do_set_claims
 from server.nodes.keys import ensure_node_keys
 from server.nodes.models import NodePeer
 from server.org.actions import do_ensure_org_unit
-from server.relay.ingest import ingest_events
+from server.relay.ingest import EVIDENCE_CONTEXT, ingest_events
 from server.relay.models import SyncQuarantine
 from server.relay.wire import encode, event_to_wire
 from sync.envelope import open_envelope, seal
@@ -91,7 +91,10 @@ async def test_a_broken_chain_quarantines_its_case_only(linked: dict[str, Node])
         ("chain_break", bad[2]["id"], TOWNSHIP_A)
     ]
     assert "本节点已有第 1 个事件，收到第 3 个" in rows[0].message
-    assert rows[0].evidence and bad[2]["body"] == {} and "case" not in rows[0].evidence
+    # The evidence is kept, encrypted: the event's id is in it only once decrypted.
+    assert bad[2]["body"] == {} and bad[2]["id"] not in rows[0].evidence
+    evidence = county.app.state.cipher.decrypt(rows[0].evidence, context=EVIDENCE_CONTEXT)
+    assert bad[2]["id"] in evidence
     async with county.app.state.db.session() as session:
         there = await session.get(CaseRecord, fine.id)
         assert there is not None and there.state == "in_review"
