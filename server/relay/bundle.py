@@ -34,11 +34,14 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import select
 
+from server.attachments.transfer import ChunkProblem
 from server.crypto.fields import FieldCipher
 from server.db import Database, utcnow
 from server.nodes.keys import node_keys
 from server.nodes.models import NodePeer
 from server.nodes.queries import parent_peer, peer_public_keys, sender_keys
+from server.relay.bundle_scans import scan_chunks, store_scan_chunk
+from server.relay.chunks import apply_chunk
 from server.relay.client import SyncFailed, store_feed, up_payload
 from server.relay.directory import answer_signer, parent_verify_keys
 from server.relay.feed import feed_for, pending_up
@@ -56,6 +59,7 @@ from server.relay.state import cursor_of, do_move_cursor, status_of
 from server.relay.wire import WireError, decode, encode
 from server.settings import Settings
 from sync.bundle import (
+    DEFAULT_MAX_SIZE,
     MAX_FRAMES,
     Bundle,
     BundleRefused,
@@ -68,7 +72,7 @@ from sync.keys import PublicKeys
 
 log = logging.getLogger("yichuang.sync")
 UP, ANSWER = "up", "answer"
-FRAME_TYPES = {UP: ("up", "pull"), ANSWER: ("ack", "feed")}
+FRAME_TYPES = {UP: ("up", "chunk", "pull"), ANSWER: ("ack", "feed", "chunk")}
 Progress = Callable[[str], None]
 
 
@@ -93,6 +97,7 @@ class BundleReport:
     replayed: int = 0  # frames imported before, skipped
     acked: int | None = None  # the up sequence the ack confirmed (township import)
     size: int = 0  # bytes of the bundle
+    chunks: int = 0  # scan chunks written or stored
     pull: dict[str, Any] | None = None  # the opened pull of an imported up bundle (county)
 
 
@@ -160,6 +165,7 @@ async def export_up(
         reference = await reference_request(session, parent.region_code)
         report = BundleReport(peer=parent.region_code, peer_name=parent.name)
         frames: list[tuple[str, bytes]] = []
+        events: list[dict[str, Any]] = []
         while len(frames) < MAX_FRAMES - 1:
             batch = await pending_up(session, cipher, parent=parent.region_code, after=after)
             if not batch.events:
@@ -170,15 +176,32 @@ async def export_up(
                 ("up", seal(encode(payload), sender=keyring.current, recipients=keys[:1]))
             )
             after = batch.upto
+            events += batch.events
             report.events += len(batch.events)
             progress(f"已写入 {report.events} 个事件…")
+        # After the events, as the HTTP round sends them: the county holds, then releases.
+        for chunk in await scan_chunks(session, cipher, events, say=progress):
+            payload = {**chunk, "from": me}
+            sealed = seal(encode(payload), sender=keyring.current, recipients=keys[:1])
+            frames.append(("chunk", sealed))
+            report.chunks += 1
+        if report.chunks:
+            progress(f"已写入扫描件 {report.chunks} 块")
     pull = {"type": "pull", "from": me, "cursor": down, "reference": reference}
     frames.append(("pull", seal(encode(pull), sender=keyring.current, recipients=keys[:1])))
     data = write_bundle(
         kind=UP, sender=me, recipient=parent.region_code, frames=frames, keys=keyring.current
     )
+    _fits(data)
     report.envelopes, report.size = len(frames), len(data)
     return data, report
+
+
+def _fits(data: bytes) -> None:
+    if len(data) > DEFAULT_MAX_SIZE:
+        limit = DEFAULT_MAX_SIZE // 1024 // 1024
+        message = f"待传的事件和扫描件超过一个数据包的上限（{limit} MB），请联网同步。"
+        raise BundleFailed("too_large", message, f"{len(data)} bytes")
 
 
 async def import_answer(
@@ -229,6 +252,14 @@ async def import_answer(
                 continue
         if frame_type == "ack":
             report.acked = await _trim(db, parent.region_code, payload, source)
+        elif frame_type == "chunk":
+            try:
+                released = await store_scan_chunk(db, cipher, payload)
+            except ChunkProblem as problem:
+                message = f"扫描件无法保存：{problem.detail}"
+                raise _refuse(problem.reason, message, source, f"frame {index}") from None
+            report.chunks += 1
+            _released(report, released)
         else:
             try:
                 await apply_feed_extras(db, parent.region_code, payload)
@@ -311,6 +342,10 @@ async def import_up(
                     report.stored += int(ack["stored"])
                     report.repeated += int(ack["repeated"])
                     report.quarantined += int(ack["quarantined"])
+                elif frame_type == "chunk":
+                    _child, ack = await apply_chunk(session, cipher, keyring, envelope)
+                    report.chunks += 1
+                    _released(report, int(ack["released"]))
                 else:
                     received = await open_from_child(session, keyring, envelope, "pull")
                     await note_pull(session, received)
@@ -331,6 +366,12 @@ async def import_up(
         *(peer.region_code, report.envelopes, report.replayed, report.stored, report.quarantined),
     )
     return report
+
+
+def _released(report: BundleReport, released: int) -> None:
+    """Events held for a scan (counted as quarantined) that its last chunk let through."""
+    report.stored += released
+    report.quarantined = max(0, report.quarantined - released)
 
 
 def _only(keys: PublicKeys) -> Callable[[bytes], PublicKeys | None]:
@@ -370,6 +411,7 @@ async def export_answer(
             after = await cursor_of(session, child, "down")
             # Keys, catalogue and calendar ride with the first batch, as in a pulled answer.
             extra = await feed_extras(session, keyring, done.pull or {})
+            events: list[dict[str, Any]] = []
             while len(frames) < MAX_FRAMES:
                 batch = await feed_for(session, cipher, child=child, after=after)
                 if not batch.events and len(frames) > 1:
@@ -380,11 +422,15 @@ async def export_answer(
                     payload["more"] = batch.more or extra.more
                 frames.append(("feed", await seal_to_peer(session, keyring, child, payload)))
                 after = batch.upto
+                events += batch.events
                 report.events += len(batch.events)
                 if batch.events:
                     progress(f"已写入 {report.events} 个下发事件…")
                 if not batch.more:
                     break
+            for chunk in await scan_chunks(session, cipher, events, say=progress):
+                frames.append(("chunk", await seal_to_peer(session, keyring, child, chunk)))
+                report.chunks += 1
         except SyncRefused as refused:
             raise BundleFailed(refused.reason, refused.detail, str(refused)) from None
         (await status_of(session, child)).pulled += report.events
@@ -396,5 +442,6 @@ async def export_answer(
         frames=frames,
         keys=answer_signer(keyring),  # the generation the envelopes are signed by
     )
+    _fits(data)
     report.envelopes, report.size = len(frames), len(data)
     return data, report

@@ -17,7 +17,7 @@ loses at most the chunk in flight; the next round asks again and sends only what
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,6 +43,7 @@ from server.cases.models import CaseRecord
 from server.crypto.fields import FieldCipher
 from server.db import Database, utcnow
 from server.nodes.keys import Keyring
+from server.nodes.models import NodePeer
 from server.org.codes import RegionCodeError, within
 from server.relay.holds import awaited_attachments, release_held
 from server.relay.service import SyncRefused, open_from_child, seal_to_peer
@@ -97,6 +98,14 @@ async def serve_have(
 async def serve_chunk(
     session: AsyncSession, cipher: FieldCipher, keyring: Keyring, data: bytes
 ) -> bytes:
+    child, answer = await apply_chunk(session, cipher, keyring, data)
+    return await seal_to_peer(session, keyring, child.region_code, answer)
+
+
+async def apply_chunk(
+    session: AsyncSession, cipher: FieldCipher, keyring: Keyring, data: bytes
+) -> tuple[NodePeer, dict[str, Any]]:
+    """Open and store a child's chunk (HTTP or bundle); returns the child and the ack payload."""
     received = await open_from_child(session, keyring, data, "chunk")
     child, payload = received.peer, received.payload
     try:
@@ -120,7 +129,7 @@ async def serve_chunk(
         "released": released,
         "server_time": _now(),
     }
-    return await seal_to_peer(session, keyring, child.region_code, answer)
+    return child, answer
 
 
 async def serve_fetch(

@@ -3,9 +3,10 @@ on its own database (SQLite and PostgreSQL), real envelopes and signatures.
 
 The township exports its outbox, the county imports it (exactly those events, chains intact),
 a second import changes nothing, the county's answer trims the township's outbox and brings a
-relayed case decided at the county back; a tampered bundle, one for another node, one from a
-revoked sender and one of the wrong kind are refused with a Chinese message and a logged
-reason. One test runs the three steps as an operator types them (`server.cli.main`).
+relayed case decided at the county back; scans travel with their cases both ways; a tampered
+bundle, one for another node, one from a revoked sender and one of the wrong kind are refused
+with a Chinese message and a logged reason. One test runs the three steps as an operator types
+them (`server.cli.main`), one through the sync page.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from server.attachments.store import read_attachment
 from server.cases.events import verify_cases
 from server.cases.models import CaseEvent, CaseRecord
 from server.cli import main
@@ -39,6 +41,7 @@ from server.relay.state import cursor_of
 from server.settings import Settings
 from sync.bundle import peek
 from tests.conftest import csrf_of, signed_in
+from tests.http.test_sync_attachments import attach, open_holds, scan
 from tests.relay_fixtures import extra_postgres, linked
 from tests.relay_nodes import (
     COUNTY,
@@ -289,3 +292,33 @@ async def test_the_sync_page_downloads_and_takes_bundles(linked: dict[str, Node]
         assert "已导入答复包" in shown.text and "新增 1 个" in shown.text
     assert await outbox(a) == 0
     assert await chain_of(a, case_id) == await chain_of(county, case_id)
+
+
+async def test_scans_travel_in_bundles_both_ways(linked: dict[str, Node]) -> None:
+    county, a = linked[COUNTY], linked[TOWNSHIP_A]
+    case = await open_case(a, relayed=True)
+    await command(a, case.id, "accept")
+    photo = scan()
+    sha256 = await attach(a, case.id, photo)
+    for name in ("start_review", "mark_ready", "relay"):
+        await command(a, case.id, name)
+    data, exported = await export_up(*parts(a))
+    assert (exported.events, exported.chunks) == (6, 4)
+    got = await import_up(*parts(county), data)
+    # The attach event and those after it waited for the scan, and its last chunk let them in.
+    assert (got.chunks, got.stored, got.quarantined) == (4, 6, 0)
+    assert await open_holds(county) == []
+    assert await chain_of(county, case.id) == await chain_of(a, case.id)
+    async with county.app.state.db.session() as session:
+        assert await read_attachment(session, county.app.state.cipher, sha256) == photo
+
+    reply = scan()
+    county_scan = await attach(county, case.id, reply)
+    answer, written = await export_answer(*parts(county), TOWNSHIP_A, imported=got)
+    assert (written.events, written.chunks) == (1, 4)
+    back = await import_answer(*parts(a), answer)
+    assert (back.chunks, back.stored, back.quarantined) == (4, 1, 0)
+    assert await open_holds(a) == []
+    async with a.app.state.db.session() as session:
+        assert await read_attachment(session, a.app.state.cipher, county_scan) == reply
+    assert await chain_of(a, case.id) == await chain_of(county, case.id)
