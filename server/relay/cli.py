@@ -124,7 +124,8 @@ def add_bundle_commands(
             _done_answer(args.file, report)
         else:
             print(
-                f"已导出：{report.events} 个事件（{report.envelopes} 个数据包，{report.size} 字节）"
+                f"已导出：{report.events} 个事件{_scans(report)}"
+                f"（{report.envelopes} 个数据包，{report.size} 字节）"
                 f"写入 {args.file}。请带到{report.peer_name}导入："
                 f"yichuang bundle import {args.file.name} --answer 答复文件"
             )
@@ -165,12 +166,12 @@ def add_bundle_commands(
         elif settings.role == "county":
             print(
                 f"已导入{report.peer_name}的数据包：新增 {report.stored} 个事件，"
-                f"重复 {report.repeated} 个，隔离 {report.quarantined} 个"
+                f"重复 {report.repeated} 个，隔离 {report.quarantined} 个{_scans(report)}"
             )
         else:
             print(
                 f"已导入答复包：上级已确认至第 {report.acked} 号（已从待上传中清除），"
-                f"收到 {report.events} 个下发事件，新增 {report.stored} 个"
+                f"收到 {report.events} 个下发事件，新增 {report.stored} 个{_scans(report)}"
             )
         if report.quarantined:
             print(f"注意：{report.quarantined} 个事件无法处理，已隔离，请到“同步状态”页查看")
@@ -187,9 +188,13 @@ def add_bundle_commands(
     load.set_defaults(func=cmd_import)
 
 
+def _scans(report: BundleReport) -> str:
+    return f"，扫描件 {report.chunks} 块" if report.chunks else ""
+
+
 def _done_answer(path: Path, report: BundleReport) -> None:
     print(
         f"已写入给{report.peer_name}的答复包 {path}：确认至第 {report.acked} 号，"
-        f"下发 {report.events} 个事件（{report.size} 字节）。"
+        f"下发 {report.events} 个事件{_scans(report)}（{report.size} 字节）。"
         f"请带回乡镇导入：yichuang bundle import {path.name}"
     )
