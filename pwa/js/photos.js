@@ -11,6 +11,13 @@ import * as vault from "./vault.js";
 
 const THUMB_PX = 96;
 
+let withdraw = null; // upload.js: tell the township to forget a photo it has already
+
+/** upload.js registers how an uploaded photo is withdrawn (a hook, to avoid an import cycle). */
+export function setWithdraw(fn) {
+  withdraw = fn;
+}
+
 const metaLabel = (id) => `yc-photo-meta:${id}`;
 const imageLabel = (id) => `yc-photo:${id}`;
 
@@ -68,11 +75,19 @@ async function thumb(userId, meta, redraw) {
   const facts = element("small", { className: "hint", textContent: ` ${Math.round(meta.size / 1024)} KB ` });
   const tag = meta.uploaded ? element("span", { className: "tag", textContent: "已上传" }) : "";
   const remove = element("button", { type: "button", className: "link", textContent: "删除" });
+  const problem = element("small", { className: "error" });
+  problem.setAttribute("role", "alert");
   remove.onclick = async () => {
+    try {
+      if (meta.uploaded) await withdraw(userId, meta); // the township must forget it first
+    } catch (error) {
+      problem.textContent = error.message;
+      return;
+    }
     await removePhoto(userId, meta.id);
     await redraw();
   };
-  return element("li", {}, img, facts, tag, " ", remove);
+  return element("li", {}, img, facts, tag, " ", remove, problem);
 }
 
 /**

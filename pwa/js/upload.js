@@ -108,6 +108,22 @@ export async function uploadPhotos(caseId, onProgress = () => {}, userId = undef
   return { photos: pending.length, sent };
 }
 
+/** Withdraw an uploaded photo the agent removes on the phone (before its case is sent). */
+export async function withdrawPhoto(userId, photo) {
+  const declared = { draft_id: photo.draft, material: photo.material, sha256: photo.sha256,
+    size: photo.size, media_type: photo.type };
+  try {
+    const auth = await credentials(userId);
+    if (!auth.device) auth.csrf = (await call(auth, "GET", BASE)).csrf_token;
+    const { id } = await call(auth, "POST", BASE, { json: declared }); // the same upload again
+    await call(auth, "DELETE", `${BASE}/${id}`);
+  } catch (error) {
+    if (error.status === 0) throw new UploadError("这张照片已上传，删除要先联网告诉乡镇：请联网后再删除", 0);
+    throw error;
+  }
+}
+photos.setWithdraw(withdrawPhoto);
+
 /** The "上传照片" button ([data-upload-photos]) of a case on the phone, until the outbox
  * flush sends photos by itself. `draftId()` is the case's id on the phone, or null. */
 export function mountUpload(root, userId, draftId) {

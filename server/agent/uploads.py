@@ -7,6 +7,8 @@
                                                  the chunks the server still lacks
     GET  /api/agent/uploads/{upload_id}          the same answer again (after a cut)
     PUT  /api/agent/uploads/{upload_id}/chunks/{idx}   one chunk's plain bytes
+    DELETE /api/agent/uploads/{upload_id}        the agent removed the photo on the phone before
+                                                 the case was sent: it will not be attached
 
 The bytes go to server/attachments/store.py, which seals every chunk at rest, refuses a chunk
 of the wrong length or a first chunk that is not the declared type (by its magic bytes), and
@@ -41,7 +43,7 @@ import re
 import secrets
 from typing import Annotated, Any, cast
 
-from litestar import Request, get, post, put
+from litestar import Request, delete, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -292,6 +294,17 @@ async def do_store_upload_chunk(
     await session.commit()
 
 
+async def do_withdraw_upload(session: AsyncSession, upload: AttachmentUpload) -> None:
+    """Forget an upload the agent removed on the phone, unless its case has it already. The
+    file's chunks stay: content-addressed, they may be another upload's too."""
+    if upload.case_id is not None:
+        raise HTTPException(
+            409, "这张照片已随办件交到乡镇，不能再从手机上撤回；如有错误，请告诉窗口工作人员"
+        )
+    await session.delete(upload)
+    await session.commit()
+
+
 async def do_link_uploads(
     *,
     session: AsyncSession,
@@ -405,4 +418,24 @@ async def agent_upload_chunk(
         return await _answer(session, upload)
 
 
-HANDLERS = [agent_upload_list, agent_upload_create, agent_upload_show, agent_upload_chunk]
+@delete(
+    "/agent/uploads/{upload_id:str}",
+    summary="撤回一张照片",
+    description="办件送到乡镇之前可以撤回；已随办件交到乡镇的照片不能撤回（409）。",
+    tags=["agent"],
+    guards=[agent_only],
+    status_code=204,
+)
+async def agent_upload_delete(request: Request[Any, Any, Any], upload_id: UploadId) -> None:
+    user = _agent(request)
+    async with _db(request).session() as session:
+        await do_withdraw_upload(session, await access_upload_by_id(session, user, upload_id))
+
+
+HANDLERS = [
+    agent_upload_list,
+    agent_upload_create,
+    agent_upload_show,
+    agent_upload_chunk,
+    agent_upload_delete,
+]

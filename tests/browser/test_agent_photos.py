@@ -162,9 +162,22 @@ def test_photos_are_small_encrypted_and_resume_after_a_cut(
     expect(status).to_have_text("没有要上传的照片。")
     assert len(reached) == sum(expected.values())
 
+    # Removing an uploaded photo withdraws it from the township first: it needs the link.
+    page.context.set_offline(True)
+    first_list.first.get_by_role("button", name="删除").click()
+    expect(first_list.first.get_by_role("alert")).to_have_text(
+        "这张照片已上传，删除要先联网告诉乡镇：请联网后再删除"
+    )
+    expect(first_list).to_have_count(2)
+    page.context.set_offline(False)
+    first_list.nth(1).get_by_role("button", name="删除").click()
+    expect(first_list).to_have_count(1)
+    assert [u["sha256"] for u in server_uploads(page, draft)] == [kept[0]["sha256"]]
+
     problems = tab.problems
     assert not problems.page_errors and not problems.http_errors
-    assert len(problems.failed_requests) == 1 and "chunks/1" in problems.failed_requests[0]
+    assert "chunks/1" in problems.failed_requests[0]
+    assert len(problems.failed_requests) == 2 and "uploads" in problems.failed_requests[1]
 
 
 def test_an_enrolled_phone_sends_photos_after_the_session_ended(

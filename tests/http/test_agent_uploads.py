@@ -109,6 +109,11 @@ async def test_a_photo_goes_up_in_chunks_resumes_and_is_linked_to_the_case(
     assert [(s.material, s.sha256, s.size) for s in scans] == [
         (MATERIAL, upload["sha256"], len(PHOTO))
     ]
+    async with signed_in(app, agent.username) as client:  # with its case now: kept
+        late = await client.delete(
+            f"/api/agent/uploads/{upload['id']}", headers=await token(client)
+        )
+        assert late.status_code == 409 and "不能再从手机上撤回" in late.json()["detail"]
 
 
 async def test_refusals_are_in_chinese_and_lose_nothing_else(
@@ -158,6 +163,14 @@ async def test_refusals_are_in_chinese_and_lose_nothing_else(
         theirs = await put_chunk(client, csrf, mine, 0, PHOTO)
         assert theirs.status_code == 404 and "没有找到这次上传" in theirs.json()["detail"]
         assert (await client.get("/api/agent/uploads")).json()["uploads"] == []
+        gone = await client.delete(f"/api/agent/uploads/{mine}", headers=csrf)
+        assert gone.status_code == 404
+
+    async with signed_in(app, personas.village_clerk.username) as client:
+        # Removed on the phone before the case went: forgotten (and so never attached).
+        withdrawn = await client.delete(f"/api/agent/uploads/{mine}", headers=await token(client))
+        assert withdrawn.status_code == 204
+        assert (await client.get(f"/api/agent/uploads/{mine}")).status_code == 404
 
     async with signed_in(app, personas.township_officer.username) as client:
         staff = await client.get("/api/agent/uploads")
