@@ -39,7 +39,8 @@ from server.crypto.fields import FieldCipher
 from server.db import Database, utcnow
 from server.nodes.keys import node_keys
 from server.nodes.models import NodePeer
-from server.nodes.queries import parent_peer, peer_public_keys, sender_keys
+from server.nodes.queries import parent_peer, peer_public_keys
+from server.relay.bundle_keys import announce_frames, known_sender, take_announced_key
 from server.relay.bundle_scans import scan_chunks, store_scan_chunk
 from server.relay.chunks import apply_chunk
 from server.relay.client import SyncFailed, store_feed, up_payload
@@ -72,7 +73,7 @@ from sync.keys import PublicKeys
 
 log = logging.getLogger("yichuang.sync")
 UP, ANSWER = "up", "answer"
-FRAME_TYPES = {UP: ("up", "chunk", "pull"), ANSWER: ("ack", "feed", "chunk")}
+FRAME_TYPES = {UP: ("announce", "up", "chunk", "pull"), ANSWER: ("ack", "feed", "chunk")}
 Progress = Callable[[str], None]
 
 
@@ -115,7 +116,8 @@ def _refused(problem: BundleRefused, source: str) -> BundleFailed:
 
 
 def _check_frames(bundle: Bundle, kind: str, source: str) -> None:
-    """Only the frame types of this kind, every envelope signed with the bundle's key."""
+    """Only the frame types of this kind, every envelope signed with the bundle's key (an
+    announcement is signed by an older generation, and checked as HTTP checks one)."""
     for index, (frame_type, envelope) in enumerate(bundle.frames, start=1):
         if frame_type not in FRAME_TYPES[kind]:
             raise _refuse("malformed", "数据包内容的类型不正确。", source, f"frame {frame_type}")
@@ -123,7 +125,7 @@ def _check_frames(bundle: Bundle, kind: str, source: str) -> None:
             signer = peek_sender(envelope)
         except EnvelopeRefused as problem:
             raise _refuse("malformed", problem.message, source, f"frame {index}") from None
-        if signer != bundle.sender_key:
+        if signer != bundle.sender_key and frame_type != "announce":
             raise _refuse("malformed", "数据包里夹带了其他节点的内容。", source, f"frame {index}")
 
 
@@ -164,7 +166,7 @@ async def export_up(
         down = await cursor_of(session, parent.region_code, "down")
         reference = await reference_request(session, parent.region_code)
         report = BundleReport(peer=parent.region_code, peer_name=parent.name)
-        frames: list[tuple[str, bytes]] = []
+        frames = announce_frames(keyring, me, keys)  # after `keys rotate`: the new key's news
         events: list[dict[str, Any]] = []
         while len(frames) < MAX_FRAMES - 1:
             batch = await pending_up(session, cipher, parent=parent.region_code, after=after)
@@ -319,9 +321,13 @@ async def import_up(
         source,
         "这是县级节点给乡镇的答复包，应在对应的乡镇节点导入，不能在县级导入。",
     )
+    keyring = node_keys(settings)
     async with db.session() as session:
-        found = await sender_keys(session, bundle.sender_key)
-    if found is None or found[0].relation != "child":
+        found = await known_sender(session, bundle.sender_key)
+    if found is None:
+        _check_frames(bundle, UP, source)
+        found = await take_announced_key(db, cipher, keyring, bundle)
+    if found is None:
         problem = BundleRefused("unknown_sender", bundle.sender_key.hex())
         raise _refused(problem, source)
     peer, keys = found
@@ -332,9 +338,10 @@ async def import_up(
     if bundle.header.sender != peer.region_code:
         raise _refuse("malformed", "数据包标明的发送方与签名的节点不符。", source)
     _check_frames(bundle, UP, source)
-    keyring = node_keys(settings)
     report = BundleReport(peer=peer.region_code, peer_name=peer.name)
     for index, (frame_type, envelope) in enumerate(bundle.frames, start=1):
+        if frame_type == "announce":
+            continue  # taken above when the bundle's key was new; not needed otherwise
         async with db.session() as session:
             try:
                 if frame_type == "up":

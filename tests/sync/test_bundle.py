@@ -27,7 +27,9 @@ from server.cases.models import CaseEvent, CaseRecord
 from server.cli import main
 from server.crypto.fields import FieldCipher
 from server.db import Database
+from server.nodes.keys import ensure_node_keys, rotate_node_keys
 from server.nodes.models import NodePeer
+from server.nodes.queries import peer_public_keys
 from server.relay.bundle import BundleFailed, export_answer, export_up, import_answer, import_up
 from server.relay.feed import pending_count
 from server.relay.models import (
@@ -322,3 +324,28 @@ async def test_scans_travel_in_bundles_both_ways(linked: dict[str, Node]) -> Non
     async with a.app.state.db.session() as session:
         assert await read_attachment(session, a.app.state.cipher, county_scan) == reply
     assert await chain_of(a, case.id) == await chain_of(county, case.id)
+
+
+async def test_a_township_that_rolled_its_keys_is_known_by_its_bundle(
+    linked: dict[str, Node],
+) -> None:
+    county, a = linked[COUNTY], linked[TOWNSHIP_A]
+    old = ensure_node_keys(a.settings.data_dir).key_id
+    new = rotate_node_keys(a.settings.data_dir).key_id
+    first = await open_case(a)
+    data, _report = await export_up(*parts(a))
+    assert peek(data).sender_key == new and peek(data).header.types[0] == "announce"
+    got = await import_up(*parts(county), data)
+    assert (got.peer, got.stored) == (TOWNSHIP_A, 1)
+    async with county.app.state.db.session() as session:
+        keys = await peer_public_keys(session, TOWNSHIP_A)
+        assert keys[0].key_id == new and old not in {k.key_id for k in keys}
+    answer, _written = await export_answer(*parts(county), TOWNSHIP_A, imported=got)
+    back = await import_answer(*parts(a), answer)  # sealed to the new key
+    assert back.acked is not None and await outbox(a) == 0
+    # Later bundles still carry the announcement; the county, knowing the key, skips it.
+    second = await open_case(a)
+    data, _report = await export_up(*parts(a))
+    assert (await import_up(*parts(county), data)).stored == 1
+    for case in (first, second):
+        assert await chain_of(county, case.id) == await chain_of(a, case.id)
