@@ -26,9 +26,7 @@ Every refusal has a stable reason and a Chinese message and is logged (`bundle r
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
@@ -40,6 +38,21 @@ from server.db import Database, utcnow
 from server.nodes.keys import node_keys
 from server.nodes.models import NodePeer
 from server.nodes.queries import parent_peer, peer_public_keys
+from server.relay.bundle_frames import (
+    ANSWER,
+    UP,
+    BundleFailed,
+    BundleReport,
+    Progress,
+    check_frames,
+    count_released,
+    fits,
+    log,
+    peek_kind,
+    quiet,
+    refuse,
+    refused_bundle,
+)
 from server.relay.bundle_keys import announce_frames, known_sender, take_announced_key
 from server.relay.bundle_scans import scan_chunks, store_scan_chunk
 from server.relay.chunks import apply_chunk
@@ -60,95 +73,19 @@ from server.relay.state import cursor_of, do_move_cursor, status_of
 from server.relay.wire import WireError, decode, encode
 from server.settings import Settings
 from sync.bundle import (
-    DEFAULT_MAX_SIZE,
     MAX_FRAMES,
-    Bundle,
     BundleRefused,
     open_bundle,
-    peek,
     write_bundle,
 )
-from sync.envelope import EnvelopeRefused, directory_lookup, open_envelope, peek_sender, seal
+from sync.envelope import EnvelopeRefused, directory_lookup, open_envelope, seal
 from sync.keys import PublicKeys
-
-log = logging.getLogger("yichuang.sync")
-UP, ANSWER = "up", "answer"
-FRAME_TYPES = {UP: ("announce", "up", "chunk", "pull"), ANSWER: ("ack", "feed", "chunk")}
-Progress = Callable[[str], None]
-
-
-class BundleFailed(Exception):
-    """A bundle not exported or not imported: `reason` (stable code), `message` (Chinese)."""
-
-    def __init__(self, reason: str, message: str, detail: str = "") -> None:
-        self.reason = reason
-        self.message = message
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-
-
-@dataclass
-class BundleReport:
-    peer: str = ""  # the other node's region code
-    peer_name: str = ""
-    envelopes: int = 0  # frames written or applied
-    events: int = 0  # events written (export) or received (import)
-    stored: int = 0
-    repeated: int = 0
-    quarantined: int = 0
-    replayed: int = 0  # frames imported before, skipped
-    acked: int | None = None  # the up sequence the ack confirmed (township import)
-    size: int = 0  # bytes of the bundle
-    chunks: int = 0  # scan chunks written or stored
-    pull: dict[str, Any] | None = None  # the opened pull of an imported up bundle (county)
-
-
-def _quiet(_text: str) -> None:
-    return None
-
-
-def _refuse(reason: str, message: str, source: str, detail: str = "") -> BundleFailed:
-    log.warning("bundle refused reason=%s file=%s %s", reason, source, detail)
-    return BundleFailed(reason, message, detail)
-
-
-def _refused(problem: BundleRefused, source: str) -> BundleFailed:
-    return _refuse(problem.reason, problem.message, source, problem.detail)
-
-
-def _check_frames(bundle: Bundle, kind: str, source: str) -> None:
-    """Only the frame types of this kind, every envelope signed with the bundle's key (an
-    announcement is signed by an older generation, and checked as HTTP checks one)."""
-    for index, (frame_type, envelope) in enumerate(bundle.frames, start=1):
-        if frame_type not in FRAME_TYPES[kind]:
-            raise _refuse("malformed", "数据包内容的类型不正确。", source, f"frame {frame_type}")
-        try:
-            signer = peek_sender(envelope)
-        except EnvelopeRefused as problem:
-            raise _refuse("malformed", problem.message, source, f"frame {index}") from None
-        if signer != bundle.sender_key and frame_type != "announce":
-            raise _refuse("malformed", "数据包里夹带了其他节点的内容。", source, f"frame {index}")
-
-
-def _peek_kind(data: bytes, kind: str, me: str, source: str, role_hint: str) -> Bundle:
-    """The layout, the kind and the recipient, before any key is looked up."""
-    try:
-        bundle = peek(data)
-    except BundleRefused as problem:
-        raise _refused(problem, source) from None
-    if bundle.header.kind != kind:
-        raise _refuse("wrong_kind", role_hint, source, bundle.header.kind)
-    if bundle.header.recipient != me:
-        to = bundle.header.recipient
-        message = f"这个数据包是发给 {to} 的，本节点是 {me}：请带到 {to} 导入。"
-        raise _refuse("not_for_us", message, source, f"to {to}")
-    return bundle
-
 
 # --- township: export the up bundle, import the answer ------------------------------------
 
 
 async def export_up(
-    db: Database, cipher: FieldCipher, settings: Settings, *, progress: Progress = _quiet
+    db: Database, cipher: FieldCipher, settings: Settings, *, progress: Progress = quiet
 ) -> tuple[bytes, BundleReport]:
     """The township's pending events for its parent, sealed, in one bundle (nothing moves)."""
     if settings.role != "township":
@@ -194,16 +131,9 @@ async def export_up(
     data = write_bundle(
         kind=UP, sender=me, recipient=parent.region_code, frames=frames, keys=keyring.current
     )
-    _fits(data)
+    fits(data)
     report.envelopes, report.size = len(frames), len(data)
     return data, report
-
-
-def _fits(data: bytes) -> None:
-    if len(data) > DEFAULT_MAX_SIZE:
-        limit = DEFAULT_MAX_SIZE // 1024 // 1024
-        message = f"待传的事件和扫描件超过一个数据包的上限（{limit} MB），请联网同步。"
-        raise BundleFailed("too_large", message, f"{len(data)} bytes")
 
 
 async def import_answer(
@@ -213,12 +143,12 @@ async def import_answer(
     data: bytes,
     *,
     source: str = "-",
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> BundleReport:
     """The county's answer on the township: the ack trims the outbox, the feed is applied."""
     if settings.role != "township":
-        raise _refuse("wrong_role", "县级节点只导入乡镇的上传包。", source)
-    bundle = _peek_kind(
+        raise refuse("wrong_role", "县级节点只导入乡镇的上传包。", source)
+    bundle = peek_kind(
         data,
         ANSWER,
         settings.region_code,
@@ -229,15 +159,15 @@ async def import_answer(
         parent = await parent_peer(session)
         keys = await parent_verify_keys(session, parent.region_code) if parent else []
     if parent is None:
-        raise _refuse("not_enrolled", "本节点还没有加入上级节点：请先运行 yichuang join", source)
+        raise refuse("not_enrolled", "本节点还没有加入上级节点：请先运行 yichuang join", source)
     lookup = directory_lookup(keys)
     try:
         open_bundle(data, recipient=settings.region_code, sender_lookup=lookup)
     except BundleRefused as problem:
-        raise _refused(problem, source) from None
+        raise refused_bundle(problem, source) from None
     if bundle.header.sender != parent.region_code:
-        raise _refuse("unknown_sender", "数据包不是本节点的上级发来的。", source)
-    _check_frames(bundle, ANSWER, source)
+        raise refuse("unknown_sender", "数据包不是本节点的上级发来的。", source)
+    check_frames(bundle, ANSWER, source)
     keyring = node_keys(settings)
     report = BundleReport(peer=parent.region_code, peer_name=parent.name)
     for index, (frame_type, envelope) in enumerate(bundle.frames, start=1):
@@ -245,9 +175,9 @@ async def import_answer(
             opened = open_envelope(envelope, me=list(keyring.all), sender_lookup=lookup)
             payload = decode(opened.payload, frame_type)
         except EnvelopeRefused as problem:
-            raise _refuse(problem.reason, problem.message, source, f"frame {index}") from None
+            raise refuse(problem.reason, problem.message, source, f"frame {index}") from None
         except WireError as problem:
-            raise _refuse("malformed", "数据包内容格式不正确。", source, str(problem)) from None
+            raise refuse("malformed", "数据包内容格式不正确。", source, str(problem)) from None
         async with db.session() as session:
             if await session.get(SyncEnvelopeSeen, opened.envelope_id) is not None:
                 report.replayed += 1
@@ -259,9 +189,9 @@ async def import_answer(
                 released = await store_scan_chunk(db, cipher, payload)
             except ChunkProblem as problem:
                 message = f"扫描件无法保存：{problem.detail}"
-                raise _refuse(problem.reason, message, source, f"frame {index}") from None
+                raise refuse(problem.reason, message, source, f"frame {index}") from None
             report.chunks += 1
-            _released(report, released)
+            count_released(report, released)
         else:
             try:
                 await apply_feed_extras(db, parent.region_code, payload)
@@ -269,7 +199,7 @@ async def import_answer(
                     db, cipher, parent, payload, floor=0, me=settings.region_code
                 )
             except SyncFailed as failed:
-                raise _refuse("malformed", str(failed), source, f"frame {index}") from None
+                raise refuse("malformed", str(failed), source, f"frame {index}") from None
             report.events += len(events)
             report.stored += result.stored
             report.repeated += result.repeated
@@ -287,13 +217,13 @@ async def _trim(db: Database, parent: str, ack: dict[str, Any], source: str) -> 
     """Move the up cursor to what the parent says it holds: the outbox is trimmed to there."""
     upto = ack.get("upto")
     if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
-        raise _refuse("malformed", "上级节点的确认格式不正确。", source, repr(upto))
+        raise refuse("malformed", "上级节点的确认格式不正确。", source, repr(upto))
     async with db.session() as session:
         top = (await session.exec(select(func.max(SyncLog.seq)))).one() or 0
         if upto > top:
             # Never skip events that were never sent (a restored backup, a wrong county).
             message = f"上级节点确认到第 {upto} 号，本节点只有 {top} 号：请联系县级管理员核对。"
-            raise _refuse("ack_ahead", message, source)
+            raise refuse("ack_ahead", message, source)
         await do_move_cursor(session, parent, "up", upto)
         await session.commit()
     return upto
@@ -309,12 +239,12 @@ async def import_up(
     data: bytes,
     *,
     source: str = "-",
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> BundleReport:
     """A township's up bundle on the county, applied frame by frame as the endpoints would."""
     if settings.role != "county":
-        raise _refuse("wrong_role", "乡镇节点只导入县级的答复包；上传包应在县级节点导入。", source)
-    bundle = _peek_kind(
+        raise refuse("wrong_role", "乡镇节点只导入县级的答复包；上传包应在县级节点导入。", source)
+    bundle = peek_kind(
         data,
         UP,
         settings.region_code,
@@ -325,19 +255,19 @@ async def import_up(
     async with db.session() as session:
         found = await known_sender(session, bundle.sender_key)
     if found is None:
-        _check_frames(bundle, UP, source)
+        check_frames(bundle, UP, source)
         found = await take_announced_key(db, cipher, keyring, bundle)
     if found is None:
         problem = BundleRefused("unknown_sender", bundle.sender_key.hex())
-        raise _refused(problem, source)
+        raise refused_bundle(problem, source)
     peer, keys = found
     try:
         open_bundle(data, recipient=settings.region_code, sender_lookup=_only(keys))
     except BundleRefused as problem:
-        raise _refused(problem, source) from None
+        raise refused_bundle(problem, source) from None
     if bundle.header.sender != peer.region_code:
-        raise _refuse("malformed", "数据包标明的发送方与签名的节点不符。", source)
-    _check_frames(bundle, UP, source)
+        raise refuse("malformed", "数据包标明的发送方与签名的节点不符。", source)
+    check_frames(bundle, UP, source)
     report = BundleReport(peer=peer.region_code, peer_name=peer.name)
     for index, (frame_type, envelope) in enumerate(bundle.frames, start=1):
         if frame_type == "announce":
@@ -352,7 +282,7 @@ async def import_up(
                 elif frame_type == "chunk":
                     _child, ack = await apply_chunk(session, cipher, keyring, envelope)
                     report.chunks += 1
-                    _released(report, int(ack["released"]))
+                    count_released(report, int(ack["released"]))
                 else:
                     received = await open_from_child(session, keyring, envelope, "pull")
                     await note_pull(session, received)
@@ -363,7 +293,7 @@ async def import_up(
                     report.replayed += 1
                     continue
                 message = f"第 {index} 个数据包被拒绝：{refused.detail}"
-                raise _refuse(refused.reason, message, source, str(refused)) from None
+                raise refuse(refused.reason, message, source, str(refused)) from None
         report.envelopes += 1
         if frame_type == "up":
             progress(f"已导入 {report.stored + report.repeated + report.quarantined} 个事件…")
@@ -373,12 +303,6 @@ async def import_up(
         *(peer.region_code, report.envelopes, report.replayed, report.stored, report.quarantined),
     )
     return report
-
-
-def _released(report: BundleReport, released: int) -> None:
-    """Events held for a scan (counted as quarantined) that its last chunk let through."""
-    report.stored += released
-    report.quarantined = max(0, report.quarantined - released)
 
 
 def _only(keys: PublicKeys) -> Callable[[bytes], PublicKeys | None]:
@@ -392,7 +316,7 @@ async def export_answer(
     child: str,
     *,
     imported: BundleReport | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> tuple[bytes, BundleReport]:
     """The county's answer for `child`: the ack of what it holds and the child's feed."""
     if settings.role != "county":
@@ -449,6 +373,6 @@ async def export_answer(
         frames=frames,
         keys=answer_signer(keyring),  # the generation the envelopes are signed by
     )
-    _fits(data)
+    fits(data)
     report.envelopes, report.size = len(frames), len(data)
     return data, report

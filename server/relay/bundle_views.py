@@ -18,7 +18,8 @@ from server.context import flash, get_cipher, get_db, get_settings
 from server.db import utcnow
 from server.forms import read_form
 from server.org.codes import normalise
-from server.relay.bundle import BundleFailed, export_answer, export_up, import_answer, import_up
+from server.relay.bundle import export_answer, export_up, import_answer, import_up
+from server.relay.bundle_frames import BundleFailed
 from server.relay.views import sync_page
 from sync.bundle import DEFAULT_MAX_SIZE
 

@@ -17,14 +17,8 @@ from typing import Any
 from server.crypto.fields import FieldCipher
 from server.db import Database
 from server.org.codes import normalise
-from server.relay.bundle import (
-    BundleFailed,
-    BundleReport,
-    export_answer,
-    export_up,
-    import_answer,
-    import_up,
-)
+from server.relay.bundle import export_answer, export_up, import_answer, import_up
+from server.relay.bundle_frames import BundleFailed, BundleReport
 from server.relay.client import RoundReport, SyncFailed, sync_round
 from server.settings import Settings
 from sync.bundle import DEFAULT_MAX_SIZE

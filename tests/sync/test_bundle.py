@@ -30,7 +30,8 @@ from server.db import Database
 from server.nodes.keys import ensure_node_keys, rotate_node_keys
 from server.nodes.models import NodePeer
 from server.nodes.queries import peer_public_keys
-from server.relay.bundle import BundleFailed, export_answer, export_up, import_answer, import_up
+from server.relay.bundle import export_answer, export_up, import_answer, import_up
+from server.relay.bundle_frames import BundleFailed
 from server.relay.feed import pending_count
 from server.relay.models import (
     SyncCursor,
