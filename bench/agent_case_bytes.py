@@ -25,7 +25,7 @@ import re
 from collections import Counter
 
 from demo_node import demo_township, machine_line
-from playwright.sync_api import Request, sync_playwright
+from playwright.sync_api import FilePayload, Request, sync_playwright
 
 from server.templating import static_url
 
@@ -116,7 +116,7 @@ def main() -> None:
         cameras = page.locator("[data-materials] input[type=file]")
         for n in range(3):
             picture = base64.b64decode(page.evaluate(PICTURE, n + 1))
-            file = {"name": f"IMG_{n}.jpg", "mimeType": "image/jpeg", "buffer": picture}
+            file = FilePayload(name=f"IMG_{n}.jpg", mimeType="image/jpeg", buffer=picture)
             cameras.nth(min(n, cameras.count() - 1)).set_input_files(file)
             page.locator("[data-photo-list] li").nth(n).wait_for()
 
