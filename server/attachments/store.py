@@ -177,10 +177,26 @@ async def store_chunk(
 async def store_blob(
     session: AsyncSession, cipher: FieldCipher, data: bytes, *, media_type: str
 ) -> Attachment:
-    """Store a whole file (declare it and every chunk); a file stored already is a no-op."""
-    attachment = await declare_attachment(
-        session, sha256=sha256_of(data), size=len(data), media_type=media_type
-    )
+    """Store a whole file (declare it and every chunk); a file stored already is a no-op.
+
+    A file declared here already is complete (as sync or a phone cut it: any chunk size, kept)
+    or not; if not, its declaration and chunks may have come from anyone, but these bytes hash
+    to the name: they replace whatever is there, in its chunk size (an upload under way finds
+    its chunks present)."""
+    sha256 = sha256_of(data)
+    existing = await session.get(Attachment, sha256, with_for_update=True)
+    if existing is None:
+        attachment = await declare_attachment(
+            session, sha256=sha256, size=len(data), media_type=media_type
+        )
+    elif await is_complete(session, sha256):
+        return existing
+    else:
+        await session.exec(delete(AttachmentChunk).where(col(AttachmentChunk.sha256) == sha256))
+        existing.size, existing.media_type = len(data), media_type
+        existing.chunk_count = chunk_count(len(data), existing.chunk_size)
+        session.add(existing)
+        attachment = existing
     step = attachment.chunk_size
     for idx in range(attachment.chunk_count):
         await _put_chunk(session, cipher, attachment, idx, data[idx * step : (idx + 1) * step])

@@ -172,6 +172,48 @@ async def test_last_chunks_brought_at_once_still_have_the_whole_checked(
         assert not await is_complete(session, sha)
 
 
+async def test_a_whole_file_declared_already_another_way_is_stored_or_taken_as_it_is(
+    app: Starlette,
+) -> None:
+    """The window's upload of a file that came by sync or from a phone (other chunk sizes),
+    or whose declaration or first chunks someone sent falsely: the bytes in hand hash to the
+    name, so they win, and the file reads back whole."""
+    cipher = app.state.cipher
+    synced, squatted, poisoned = big_png(), big_png(), big_png()
+    async with app.state.db.session() as session:
+        # Complete already, in 32 KiB chunks (as sync stores it): taken as it is.
+        await declare_attachment(
+            session,
+            sha256=sha256(synced),
+            size=len(synced),
+            media_type="image/png",
+            chunk_size=32 * 1024,
+        )
+        for idx in range(chunk_count(len(synced), 32 * 1024)):
+            part = synced[idx * 32 * 1024 : (idx + 1) * 32 * 1024]
+            await store_chunk(session, cipher, sha256=sha256(synced), idx=idx, data=part)
+        stored = await store_blob(session, cipher, synced, media_type="image/png")
+        assert stored.chunk_size == 32 * 1024
+        # Declared with a size it cannot have (it would never complete): replaced.
+        await declare_attachment(
+            session, sha256=sha256(squatted), size=len(squatted) - 1, media_type="image/png"
+        )
+        await store_blob(session, cipher, squatted, media_type="image/png")
+        # One chunk sent with wrong bytes of the right length: not kept.
+        await declare_attachment(
+            session, sha256=sha256(poisoned), size=len(poisoned), media_type="image/png"
+        )
+        await store_chunk(session, cipher, sha256=sha256(poisoned), idx=1, data=b"x" * CHUNK_BYTES)
+        await store_blob(session, cipher, poisoned, media_type="image/png")
+        await session.commit()
+        for data in (synced, squatted, poisoned):
+            assert await read_attachment(session, cipher, sha256(data)) == data
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 async def test_swapped_or_corrupted_chunks_do_not_open(app: Starlette) -> None:
     data = big_png()
     sha = hashlib.sha256(data).hexdigest()
