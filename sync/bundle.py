@@ -157,7 +157,7 @@ def _header(raw: bytes) -> Header:
         if not all(isinstance(text, str) for text in texts):
             raise TypeError("header fields must be strings")
         created = datetime.fromisoformat(value["created"])
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as problem:
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError) as problem:
         raise BundleRefused("malformed", f"header: {problem!r}") from None
     if created.tzinfo is None:
         raise BundleRefused("malformed", "header: created without a time zone")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +34,7 @@ from sync.keys import KEY_ID_SIZE, PublicKeys
 
 log = logging.getLogger("yichuang.sync")
 MAX_ENVELOPE = 4 * 1024 * 1024
+MAX_POSITION = 2**31 - 1  # sync_cursor.position is a 32-bit integer on PostgreSQL
 _SENDER_AT = 16  # magic (4), version, suite, kind, compression (1 each), created ms (8)
 
 REFUSALS: dict[str, tuple[int, str]] = {
@@ -122,6 +123,11 @@ async def seal_to_peer(
     return seal(encode(payload), sender=answer_signer(keyring), recipients=recipients[:1])
 
 
+def is_position(value: object) -> TypeGuard[int]:
+    """A cursor position as a payload may carry it: an integer the cursor column holds."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_POSITION
+
+
 def _sent_at(payload: dict[str, Any]) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(str(payload.get("sent_at")))
@@ -156,8 +162,8 @@ async def apply_up(
     child, payload = received.peer, received.payload
     await take_announcement(session, child, received.keys, payload)  # a rotation, if any
     events, upto = payload.get("events"), payload.get("upto")
-    if not isinstance(events, list) or not isinstance(upto, int):
-        raise SyncRefused("malformed", "events must be a list and upto an integer")
+    if not isinstance(events, list) or not is_position(upto):
+        raise SyncRefused("malformed", "events must be a list and upto a cursor position")
     result = await ingest_events(
         session,
         cipher,
@@ -205,8 +211,8 @@ async def serve_down(
 async def note_pull(session: AsyncSession, received: Received) -> int:
     """Record the down cursor an opened pull reports (not committed); returns it."""
     cursor = received.payload.get("cursor")
-    if not isinstance(cursor, int) or isinstance(cursor, bool) or cursor < 0:
-        raise SyncRefused("malformed", "cursor must be a non-negative integer")
+    if not is_position(cursor):
+        raise SyncRefused("malformed", f"cursor must be an integer from 0 to {MAX_POSITION}")
     # What the child says it holds is what it stored (its cursor moves after its commit).
     await do_move_cursor(session, received.peer.region_code, "down", cursor)
     await _note_contact(session, received.peer.region_code, received.payload)

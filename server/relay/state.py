@@ -34,6 +34,10 @@ async def status_of(session: AsyncSession, peer: str) -> SyncStatus:
     return row
 
 
+MAX_SKEW_S = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL (about 68 years)
+
+
 def skew_seconds(remote: dt.datetime, local: dt.datetime) -> int:
-    """The remote clock minus the local one, in whole seconds."""
-    return round((remote - local).total_seconds())
+    """The remote clock minus the local one, in whole seconds (a clock set to year 1 or 9999
+    is shown as the largest skew the column holds)."""
+    return max(-MAX_SKEW_S, min(MAX_SKEW_S, round((remote - local).total_seconds())))

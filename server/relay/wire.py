@@ -74,7 +74,7 @@ def decode(data: bytes, expected_type: str) -> dict[str, Any]:
     """A payload out of an opened envelope: an object of the expected `type`."""
     try:
         value = json.loads(data)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # the last: nested too deep
         raise WireError("the payload is not JSON") from None
     if not isinstance(value, dict) or value.get("type") != expected_type:
         raise WireError(f"expected a payload of type {expected_type!r}")

@@ -216,6 +216,30 @@ async def test_refusals_name_their_reason(
     assert f"reason={reason}" in caplog.text
 
 
+BEYOND_INT32 = 2**40  # the cursor and skew columns are 32-bit integers on PostgreSQL
+SIGNED_BUT_MALFORMED: list[tuple[str, dict[str, Any] | bytes]] = [
+    ("/api/sync/up", {"type": "up", "events": [], "upto": BEYOND_INT32}),
+    ("/api/sync/up", {"type": "up", "events": [], "upto": -1}),
+    ("/api/sync/up", {"type": "up", "events": [], "upto": True}),
+    ("/api/sync/down", {"type": "pull", "cursor": BEYOND_INT32}),
+    ("/api/sync/up", b"[" * 50_000 + b"]" * 50_000),  # deeper than the JSON parser goes
+]
+
+
+async def test_a_childs_malformed_payload_is_refused_not_a_crash(linked: dict[str, Node]) -> None:
+    """A payload signed by an enrolled child but out of range (or nested past the parser's
+    limit) is 400 malformed, never a 500; a clock set to year 1 or 9999 is a skew the
+    column holds."""
+    county, a = linked[COUNTY], linked[TOWNSHIP_A]
+    for path, payload in SIGNED_BUT_MALFORMED:
+        data = payload if isinstance(payload, bytes) else encode({"from": TOWNSHIP_A, **payload})
+        response = await post(county, path, sealed(a, county, data))
+        assert (response.status_code, response.json()["reason"]) == (400, "malformed"), payload
+    for sent_at in ("0001-01-01T00:00:00+00:00", "9999-12-31T00:00:00+00:00"):
+        data = encode({"type": "pull", "from": TOWNSHIP_A, "cursor": 0, "sent_at": sent_at})
+        assert (await post(county, "/api/sync/down", sealed(a, county, data))).status_code == 200
+
+
 async def test_a_replayed_envelope_is_refused(linked: dict[str, Node]) -> None:
     county, a = linked[COUNTY], linked[TOWNSHIP_A]
     data = sealed(a, county, pull(TOWNSHIP_A))

@@ -92,3 +92,12 @@ def test_a_header_that_lies_about_its_frames_is_malformed() -> None:
     assert reason(lying) == "malformed"
     with pytest.raises(ValueError, match="non-empty"):
         bundle(frames=[("up", b"")])
+
+
+def test_a_header_nested_too_deep_is_malformed_not_a_crash() -> None:
+    """The header is read before the signature is checked: JSON nested past the parser's
+    recursion limit is a refusal like any other damage, not an exception of its own."""
+    header = b"[" * 100_000 + b"]" * 100_000
+    data = struct.pack(">4sB16sI", MAGIC, 1, SENDER.key_id, len(header)) + header
+    data += struct.pack(">I", 0) + b"s" * 64
+    assert reason(data) == "malformed"
