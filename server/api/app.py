@@ -35,6 +35,7 @@ DETAILS = {
     403: "没有权限",
     404: "没有这个接口或记录",
     405: "这个接口不支持这种请求方法",
+    413: "请求体太大，超过了接口的大小上限",
     429: "请求太频繁，请稍后再试",
     500: "系统出错了，请稍后再试",
 }
@@ -89,6 +90,12 @@ def _on_validation_error(request: Request[Any, Any, Any], exc: Exception) -> Res
     return _problem(422, detail, {"errors": errors})
 
 
+def _on_too_deep(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """JSON nested past the parser's recursion limit (msgspec raises RecursionError, which
+    Litestar does not turn into its 400): the same answer as any body that is not JSON."""
+    return _problem(400, DETAILS[400])
+
+
 def _on_access_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """NotFound and Forbidden (server.auth.access) are Starlette's: their Chinese detail stays."""
     if not isinstance(exc, StarletteHTTPException):
@@ -138,6 +145,7 @@ def create_api(*, settings: Settings, db: Database) -> Litestar:
             StarletteHTTPException: _on_access_error,
             TransitionRefused: _on_refused,
             ValidationFailed: _on_invalid,
+            RecursionError: _on_too_deep,
             SignInRequired: lambda request, exc: _problem(401, "请先登录"),
             PasswordChangeRequired: lambda request, exc: _problem(403, "请先在网页上修改临时密码"),
             500: _on_http_error,

@@ -290,3 +290,17 @@ async def test_wrong_types_are_named_by_field_in_chinese(
             headers={**headers, "Content-Type": "application/json"},
         )
         assert broken.status_code == 400 and "有效的 JSON" in broken.json()["detail"]
+        # Nested past the parser's recursion limit: the same 400, not a 500.
+        for path in ("/api/cases", "/api/push/subscriptions"):
+            deep = await client.post(
+                path,
+                content=b"[" * 100_000 + b"]" * 100_000,
+                headers={**headers, "Content-Type": "application/json"},
+            )
+            assert deep.status_code == 400 and "有效的 JSON" in deep.json()["detail"], path
+        huge = await client.post(
+            "/api/cases",
+            content=b" " * (11 * 1024 * 1024),  # past Litestar's request body limit (10 MB)
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert huge.status_code == 413 and "太大" in huge.json()["detail"]
