@@ -178,6 +178,10 @@ async def _ingest_one(
     if fields["kind"] not in COMMANDS:
         raise Quarantined("malformed_event", f"未知的事件类型 {fields['kind']}")
     _check_writer(fields, peer, direction)
+    # Whose case it is, before anything is held: a hold of another township's case would
+    # hold back that case's own events.
+    if (known := await session.get(CaseRecord, fields["case"])) is not None:
+        _check_scope(known, peer, direction)
     if (held := await hold_reason(session, fields, retrying=retrying)) is not None:
         raise Quarantined(*held)
     case = await _locked_case(session, fields["case"])

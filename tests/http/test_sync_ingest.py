@@ -6,6 +6,7 @@ is refused with the reason code the log and the answer name.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from server.org.actions import do_ensure_org_unit
 from server.relay.ingest import EVIDENCE_CONTEXT, ingest_events
 from server.relay.models import SyncQuarantine
 from server.relay.wire import encode, event_to_wire
+from sync.chain import FIELDS, event_hash
 from sync.envelope import open_envelope, seal
 from sync.keys import NodeKeys
 from tests.factories import make_item, make_user, open_intake
@@ -130,6 +132,29 @@ async def test_a_child_cannot_write_as_another(linked: dict[str, Node]) -> None:
     result = await ingest(county, await wire_events(a, case.id), peer=TOWNSHIP_B)
     assert result.quarantined == 1
     assert [r.reason for r in await quarantine(county)] == ["not_allowed"]
+
+
+async def test_a_child_cannot_hold_back_another_townships_case(linked: dict[str, Node]) -> None:
+    """An event of B's case sent by A, naming a file that never comes, is refused as not A's,
+    not held: held, it would hold back every later event of B's case."""
+    county, b = linked[COUNTY], linked[TOWNSHIP_B]
+    case = await open_case(b)
+    await command(b, case.id, "accept")
+    submit, accept = await wire_events(b, case.id)
+    assert (await ingest(county, [submit], peer=TOWNSHIP_B)).stored == 1
+    forged = {
+        **accept,
+        "id": str(uuid.uuid4()),
+        "kind": "attach",
+        "node": TOWNSHIP_A,
+        "body": {"material": "申请书", "sha256": "f" * 64, "name": "x.png"},
+    }
+    forged.pop("hlc", None)
+    forged["hash"] = event_hash({key: forged[key] for key in FIELDS})
+    result = await ingest(county, [forged], peer=TOWNSHIP_A)
+    assert result.quarantined == 1
+    assert [r.reason for r in await quarantine(county)] == ["not_allowed"]
+    assert (await ingest(county, [accept], peer=TOWNSHIP_B)).stored == 1
 
 
 # --- the endpoints ---------------------------------------------------------------------------
