@@ -46,7 +46,7 @@ class NotificationPreferencesPage:
 
 def _page_number(request: Request) -> int:
     value = request.query_params.get("page", "")
-    return int(value) if value.isdigit() else 1
+    return int(value) if value.isascii() and value.isdigit() else 1  # not "²"
 
 
 async def notification_list(request: Request) -> Response:

@@ -57,6 +57,7 @@ async def relay_inbox(
         )
         conditions.append(col(CaseRecord.due_at) < end)
     total = (await session.exec(select(func.count()).where(*conditions))).one()
+    page = min(max(1, page), max(1, -(-int(total) // INBOX_PAGE_SIZE)))  # an offset that fits
     query = (
         select(CaseRecord, OrgUnit.name, CatalogItemVersion.name)
         .join(OrgUnit, col(OrgUnit.code) == col(CaseRecord.org_unit_code))

@@ -52,7 +52,11 @@ class SyncPage:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    """A number from the address: ASCII digits ("²" is a digit to isdigit(), not to int()),
+    at most nine of them (what an id column holds); anything else is no filter."""
+    if not value or not (value.isascii() and value.isdigit() and len(value) <= 9):
+        return None
+    return int(value)
 
 
 def _date(value: str | None) -> dt.date | None:

@@ -120,6 +120,18 @@ async def test_paging(app: Starlette, personas: Personas) -> None:
         assert api["page"] == 2 and len(api["items"]) == 4
 
 
+async def test_odd_numbers_in_the_address_are_not_a_crash(
+    app: Starlette, personas: Personas
+) -> None:
+    """A superscript digit passes str.isdigit() but not int(); a number past the id column
+    overflows it: the first page, and "not found", never a 500."""
+    async with signed_in(app, personas.township_officer.username) as client:
+        for page in ("²", "99999999999999999999"):
+            assert (await client.get(f"/notifications?page={page}")).status_code == 200
+        huge = "/notifications/99999999999999999999/read"
+        assert (await post_form(client, huge, {}, "/notifications")).status_code == 404
+
+
 def views_page_size() -> int:
     from server.notify.queries import PAGE_SIZE
 

@@ -105,6 +105,8 @@ async def test_county_inbox_and_decision_through_the_pages(linked: dict[str, Nod
     async with signed_in(county.app, county.clerk.username) as http:
         inbox = await http.get("/relay")
         assert inbox.status_code == 200 and case.serial in inbox.text
+        for odd in ("item=²", "page=²", "page=99999999999999999999", "item=99999999999999999999"):
+            assert (await http.get(f"/relay?{odd}")).status_code == 200, odd  # never a 500
         assert (
             plain.serial not in inbox.text
         )  # not relayed: supervised, read-only, not in the inbox
