@@ -52,8 +52,13 @@ class BadAddress(ValueError):
 
 def base_url(text: str) -> str:
     """A county's base address: http(s), no query or fragment, no trailing slash."""
-    parts = urlsplit(text.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text.strip())
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _port = parts.port  # raises for a port that is not a number up to 65535
+    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 address)
+        usable = False
+    if not usable:
         raise BadAddress(
             "请填写县级服务器的网址，以 http:// 或 https:// 开头，例如 https://zwfw.example.gov.cn"
         )

@@ -75,7 +75,17 @@ def test_the_join_link_keeps_the_code_in_the_fragment() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "zwfw.example.gov.cn", "ftp://x", "https://x/?a=1", "http://"]
+    "text",
+    [
+        "",
+        "zwfw.example.gov.cn",
+        "ftp://x",
+        "https://x/?a=1",
+        "http://",
+        "http://[::1",  # urlsplit raises ValueError
+        "http://10.1.2.3:99999/",  # a port past 65535
+        "http://10.1.2.3:80a/",
+    ],
 )
 def test_a_bad_county_address_is_explained(text: str) -> None:
     with pytest.raises(BadAddress, match="县级服务器"):
