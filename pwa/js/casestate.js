@@ -13,7 +13,7 @@ export async function apply(userId, answer, changes) {
   const now = Date.now();
   for (const result of answer.results || []) {
     const rec = byCase.get(result.id);
-    if (!rec) continue;
+    if (!rec || result.status === "pending") continue; // being opened: asked again next time
     const next = result.status === "refused"
       ? { ...rec, stage: "refused", message: result.message, errors: result.errors || {}, updated: now }
       : { ...rec, stage: rec.stage === "phone" || rec.stage === "sent" ? "received" : rec.stage, serial: result.serial || rec.serial, message: "", updated: now };

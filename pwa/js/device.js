@@ -64,8 +64,8 @@ export async function before(root, session) {
   const fragment = new URLSearchParams(location.hash.slice(1));
   if (fragment.get("code")) form.code.value = fragment.get("code");
   if (!session.user) {
-    error.hidden = false;
-    error.textContent = "请先用村代办员的账号登录，再登记本机。";
+    status.hidden = false;
+    status.textContent = "请先用村代办员的账号登录，再登记本机。";
     return;
   }
   const known = await loadDevice(session.user.id);
@@ -73,6 +73,7 @@ export async function before(root, session) {
     status.hidden = false;
     status.textContent = `本机已登记为“${known.name}”（设备编号 ${shortId(known.keyId)}），乡镇：${known.township.name}。重新登记会换一组新密钥。`;
   }
+  form.hidden = false; // shown once this script handles it: never posted as a plain form
   form.onsubmit = async (event) => {
     event.preventDefault();
     error.hidden = true;

@@ -6,7 +6,8 @@
 // A flush: each record's photos first (upload.js, when the photo module is present), then the
 // envelope, then one pull of the state of every case the agent sent. The township opens a case
 // id once, so sending again is harmless; a record leaves the outbox when its case is
-// acknowledged (stored, repeated or refused) and none of its photos is still on the phone.
+// acknowledged (stored, repeated or refused; not "pending", which a concurrent request is
+// opening) and none of its photos is still on the phone.
 import { randomBytes, toHex, utf8 } from "./bytes.js";
 import { listDrafts } from "./drafts.js";
 import { apply } from "./casestate.js";
@@ -102,8 +103,8 @@ async function settle(userId, device, rec, data, changes) {
   await apply(userId, answer, changes);
   const result = (answer.results || []).find((r) => r.id === rec.caseId);
   if (!result) return;
-  if (result.status !== "refused" && (await photosPending(rec.id, userId, () => {}))) {
-    await idb.put(db, idb.OUTBOX, { ...rec, posted: true, answer: null }); // again, for the photos
+  if (result.status === "pending" || (result.status !== "refused" && (await photosPending(rec.id, userId, () => {})))) {
+    await idb.put(db, idb.OUTBOX, { ...rec, posted: true, answer: null }); // to be sent again
     return;
   }
   await idb.remove(db, idb.OUTBOX, rec.id);

@@ -6,7 +6,8 @@ township. Its payload is {"type": "agent_sync", "cases": [...], "sent_at"}: the 
 finished on the phone, each with the id the phone gave it. Every case goes through the same
 intake as the window's (server/cases/actions.py do_open_case, channel `village_agent`, the
 agent as proxy), so a case the window would refuse is refused here too, by field, in Chinese.
-A case id already opened is a no-op ("repeated"), so a flush sent twice opens each case once.
+A case id already opened is a no-op ("repeated"), so a flush sent twice opens each case once;
+one being opened by a concurrent request is "pending" (the phone keeps it and asks again).
 The answer, sealed to the device, says what became of each case sent and the state of every
 case the agent sent from any phone, with the catalogue's version (the ETag of /api/catalog).
 
@@ -17,10 +18,12 @@ case's first event itself, signed into its own chain.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -72,6 +75,9 @@ STAGES: dict[str, str] = {
     "delivered": "delivered",
     "rated": "delivered",
 }
+PENDING = "乡镇正在登记这个办件，下次同步时会告诉您结果"
+# How long a claim may stay without its case before another request takes it over.
+CLAIM_LEASE = dt.timedelta(minutes=2)
 MALFORMED_CASE = "办件数据不完整，请在手机上打开这个办件，检查后重新点“完成，待发送”"
 
 
@@ -139,9 +145,9 @@ async def _take(
 ) -> dict[str, Any]:
     """Open one case from the phone once; what became of it, for the answer."""
     held = await session.get(AgentIntake, case.id)
+    if held is not None and held.user_id != user.id:
+        return {"id": case.id, "status": "refused", "message": MALFORMED_CASE, "errors": {}}
     if held is not None and held.case_id is not None:
-        if held.user_id != user.id:
-            return {"id": case.id, "status": "refused", "message": MALFORMED_CASE, "errors": {}}
         # Sent again because some of its photos were still on the phone: link what arrived.
         await _link_photos(session, cipher, settings, user, held.case_id, case.draft_id)
         return {"id": case.id, "status": "repeated"}
@@ -154,7 +160,24 @@ async def _take(
             await session.commit()
         except IntegrityError:
             await session.rollback()
-            return {"id": case.id, "status": "repeated"}
+            await session.refresh(user)  # the rollback expired it; the next case needs it
+            return {"id": case.id, "status": "pending", "message": PENDING}
+    else:
+        # Claimed, no case yet: another request is opening it (the phone asks again later),
+        # or one died half-way, whose claim is taken over once its lease has run out.
+        now = utcnow()
+        taken = await session.exec(
+            update(AgentIntake)
+            .where(
+                col(AgentIntake.phone_case_id) == case.id,
+                col(AgentIntake.case_id).is_(None),
+                col(AgentIntake.received_at) < now - CLAIM_LEASE,
+            )
+            .values(received_at=now)
+        )
+        await session.commit()
+        if taken.rowcount != 1:
+            return {"id": case.id, "status": "pending", "message": PENDING}
     try:
         record, warnings = await do_open_case(
             session=session, cipher=cipher, settings=settings, actor=user, intake=case.intake

@@ -251,3 +251,96 @@ def test_a_refusal_and_a_revoked_phone_are_explained_on_the_phone(
     page.get_by_role("button", name="同步", exact=True).click()
     expect(page.locator("[data-sync-status]")).to_contain_text("已被吊销")
     tab.problems.assert_clean(allow_status=[403])
+
+
+OUTBOX_RECORDS = """async (userId) => {
+  const db = await new Promise((ok, no) => {
+    const r = indexedDB.open(`yc-user-${userId}`); r.onsuccess = () => ok(r.result); r.onerror = no;
+  });
+  const all = await new Promise((ok) => {
+    const r = db.transaction("outbox").objectStore("outbox").getAll();
+    r.onsuccess = () => ok(r.result);
+  });
+  db.close();
+  return all.map((rec) => ({ posted: rec.posted, answered: Boolean(rec.answer) }));
+}"""
+
+
+def test_background_sync_sends_the_outbox_with_no_page_open(
+    playwright: Playwright,
+    chromium_path: str,
+    browser: Browser,
+    tmp_path: Path,
+    lone_server: TownshipServer,  # noqa: F811 (the fixture: a township this test stops)
+) -> None:
+    server = lone_server
+    code = device_code(browser, server, agent="zhen.agent1", name="刘大山")
+    opened: list[BrowserContext] = []
+    context = persistent(playwright, chromium_path, tmp_path / "profile", opened)()
+    try:
+        page = first_page(context)
+        sign_in(page, server, "zhen.agent1", then="/agent/enrol")
+        wait_for_worker(page)
+        page.get_by_label("登记码").fill(code)
+        page.get_by_label("手机名称").fill("后台同步")
+        page.get_by_role("button", name="生成密钥并登记").click()
+        expect(page.locator("[data-device-status]")).to_contain_text("登记成功")
+        me = page.evaluate("fetch('/api/me').then((r) => r.json())")
+        stop(server)
+        page.goto(server.url("/agent/new"))
+        set_pin(page, PIN)
+        page.get_by_label("查找事项").fill("养老保险")
+        page.locator("#f-item_id").select_option(label=ITEM)
+        page.get_by_label("姓名或单位名称").fill(NAME)
+        page.get_by_label("证件号码").fill(ID_NUMBER)
+        page.get_by_role("button", name="完成，待发送").click()
+        expect(page.locator("[data-sync-status]")).to_contain_text("离线")
+        while len(page.evaluate(OUTBOX_RECORDS, int(me["id"]))) != 1:
+            page.wait_for_timeout(50)  # sealed into the outbox: then the page may go
+        page.goto("about:blank")  # no page of ours runs: only the worker can send it now
+
+        restart(server)
+        cdp = context.new_cdp_session(page)
+        registrations: list[dict[str, str]] = []
+        cdp.on(
+            "ServiceWorker.workerRegistrationUpdated",
+            lambda event: registrations.extend(event["registrations"]),
+        )
+        cdp.send("ServiceWorker.enable")
+        while not any(r["scopeURL"].startswith(server.base_url) for r in registrations):
+            page.wait_for_timeout(50)
+        [ours] = [r for r in registrations if r["scopeURL"].startswith(server.base_url)][:1]
+        sync_event = {
+            "origin": server.base_url,
+            "registrationId": ours["registrationId"],
+            "tag": "yc-outbox",
+            "lastChance": False,
+        }
+        page.goto(server.url("/static/css/app.css"))  # our origin (to read IndexedDB), no script
+        # The browser fires `sync` again after a failure (here: while the township was down) on
+        # its own schedule; DevTools fires it now, again until the worker has had its answer.
+        answered = "async (id) => (await (" + OUTBOX_RECORDS + ")(id)).some((r) => r.answered)"
+        deadline = time.monotonic() + START_TIMEOUT
+        while not page.evaluate(answered, int(me["id"])):
+            assert time.monotonic() < deadline, server.log_tail()
+            cdp.send("ServiceWorker.dispatchSyncEvent", sync_event)
+            page.wait_for_timeout(500)
+        # Two sync events may have crossed: one request opens the case, the other hears
+        # "pending"; wait for the township's commit.
+        while cases_held(server) == 0:
+            assert time.monotonic() < deadline, server.log_tail()
+            page.wait_for_timeout(100)
+        assert cases_held(server) == 1
+
+        # The page opens the township's answer the worker kept, and the outbox empties.
+        page.goto(server.url("/agent/outbox"))
+        unlock(page, PIN)
+        expect(page.locator("[data-draft-list] li .tag")).to_have_text("乡镇已收到")
+        assert page.evaluate(OUTBOX_RECORDS, int(me["id"])) == []
+        assert cases_held(server) == 1
+    finally:
+        for each in opened:
+            each.close()
+        if server.process.poll() is None:
+            server.process.terminate()
+            server.process.wait(timeout=STOP_TIMEOUT)

@@ -16,10 +16,12 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from server.agent.devices import do_create_device_code, do_enrol_device
-from server.agent.models import AgentDevice
+from server.agent.models import AgentDevice, AgentIntake
+from server.agent.sync import CLAIM_LEASE
 from server.attachments.access import scans_of_case
 from server.cases.models import CaseRecord
 from server.catalog.actions import do_set_claims
+from server.db import utcnow
 from server.nodes.keys import node_keys
 from sync.envelope import open_envelope, seal
 from sync.keys import NodeKeys, PublicKeys
@@ -272,3 +274,32 @@ async def test_photos_uploaded_for_the_draft_are_attached_to_its_case(
     async with app.state.db.session() as session:
         scans = await scans_of_case(session, app.state.cipher, held.id)
     assert len(scans) == 2 and {scan.material for scan in scans} == {MATERIAL}
+
+
+async def test_a_case_another_request_is_opening_is_pending_until_its_lease_ends(
+    app: Starlette, personas: Personas
+) -> None:
+    await _claim(app, personas)
+    phone = await _enrolled(app, personas)
+    case = _case(personas, "0193a0c0-0000-7000-8000-000000000005")
+    claim = AgentIntake(
+        phone_case_id=case["id"],
+        user_id=personas.village_clerk.id or 0,
+        device_key_id=phone.key_id.hex(),
+    )
+    async with app.state.db.session() as session:
+        session.add(claim)
+        await session.commit()
+    async with make_client(app) as client:
+        busy = _answer(app, phone, await _sync(client, app, phone, [case]))
+        assert busy["results"][0]["status"] == "pending"
+        assert await _cases(app) == []
+        async with app.state.db.session() as session:  # the other request died long ago
+            stale = await session.get(AgentIntake, case["id"])
+            assert stale is not None
+            stale.received_at = utcnow() - CLAIM_LEASE * 2
+            session.add(stale)
+            await session.commit()
+        taken = _answer(app, phone, await _sync(client, app, phone, [case]))
+        assert taken["results"][0]["status"] == "stored"
+    assert len(await _cases(app)) == 1
