@@ -103,7 +103,8 @@ async def device_code_create(request: Request) -> Response:
     require_role(user, DEVICE_STAFF)
     _township(request)
     values = form_values(await request.form(), "agent_id")
-    agent_id = int(values["agent_id"]) if values["agent_id"].isdigit() else 0
+    chosen = values["agent_id"]
+    agent_id = int(chosen) if chosen.isdigit() and len(chosen) <= 9 else 0  # fits the column
     async with get_db(request).session() as session:
         try:
             row, agent, code = await do_create_device_code(

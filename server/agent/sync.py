@@ -47,6 +47,7 @@ log = logging.getLogger("yichuang.agent")
 MAX_ENVELOPE = 1024 * 1024
 MAX_CASES = 50  # per envelope; the phone sends more in further envelopes
 STATES_SHOWN = 500  # the newest cases the answer reports
+MAX_MATERIALS = 100
 
 REFUSALS: dict[str, tuple[int, str]] = {
     "malformed": (400, "数据包格式不正确，无法读取。"),
@@ -111,7 +112,11 @@ def phone_case(item: object) -> PhoneCase | None:
         item_id = int(item_id)
     if not isinstance(item_id, int) or isinstance(item_id, bool) or not isinstance(applicant, dict):
         return None
-    if not isinstance(materials, list) or not all(isinstance(m, dict) for m in materials):
+    if not 0 < item_id < 2**31:  # a database integer (PostgreSQL refuses a bigger one)
+        return None
+    if not isinstance(materials, list) or len(materials) > MAX_MATERIALS:
+        return None
+    if not all(isinstance(m, dict) for m in materials):
         return None
     intake = Intake(
         item_id=item_id,

@@ -191,8 +191,10 @@ async def test_a_refused_case_comes_back_in_chinese(app: Starlette, personas: Pe
     phone = await _enrolled(app, personas)
     bad = _case(personas, "0193a0c0-0000-7000-8000-000000000002", id="110105194912310021")
     async with signed_in(app, personas.village_clerk.username) as client:
-        answer = _answer(app, phone, await _sync(client, app, phone, [bad, {"id": 5}]))
-    refused, malformed = answer["results"]
+        huge = {**_case(personas, "0193a0c0-0000-7000-8000-00000000000f"), "item_id": 10**30}
+        answer = _answer(app, phone, await _sync(client, app, phone, [bad, {"id": 5}, huge]))
+    refused, malformed, too_big = answer["results"]
+    assert too_big["status"] == "refused" and "重新点" in too_big["message"]
     assert refused["status"] == "refused"
     assert "applicant_id" in refused["errors"] and "身份证号码" in refused["message"]
     assert malformed["status"] == "refused" and "重新点" in malformed["message"]
@@ -235,6 +237,13 @@ async def test_another_centres_staff_cannot_touch_the_devices(
     app: Starlette, personas: Personas
 ) -> None:
     phone = await _enrolled(app, personas)
+    async with signed_in(app, personas.township_officer.username) as clerk:
+        for chosen in ("99999999999999999999", "abc", str(personas.admin.id)):
+            token = await csrf_of(clerk, "/agent/devices")
+            refused = await clerk.post(
+                "/agent/devices/codes", data={"agent_id": chosen, "csrf_token": token}
+            )
+            assert refused.status_code == 422 and "请从列表中选择" in refused.text
     async with signed_in(app, personas.by_role["supervisor"].username) as supervisor:
         assert (await supervisor.get("/agent/devices")).status_code == 403
     async with signed_in(app, personas.admin.username) as admin:
