@@ -47,7 +47,11 @@ export async function enrol(userId, code, name) {
     ...keys, name: body.name, enrolledAt: Date.now(), refused: "",
     township: { ...township, regionCode: body.region_code, name: body.township },
   };
-  await idb.put(idb.userDb(userId), idb.DEVICE, rec, "keys");
+  const db = idb.userDb(userId);
+  await idb.put(db, idb.DEVICE, rec, "keys");
+  // Envelopes sealed with the keys this phone had before cannot be answered to it any more:
+  // they go, and outbox.js seals their cases again (same case ids) when the vault opens.
+  for (const old of await idb.getAll(db, idb.OUTBOX)) await idb.remove(db, idb.OUTBOX, old.id);
   return rec;
 }
 

@@ -51,7 +51,8 @@ export async function queueReady(userId) {
   for (const draft of await listDrafts(userId)) {
     const known = states.get(draft.id);
     const again = known && known.stage === "refused" && draft.updated > known.updated;
-    if (draft.state !== "ready" || waiting.has(draft.id) || (known && !again)) continue;
+    const unsent = known && (known.stage === "phone" || known.stage === "sent"); // re-enrolled
+    if (draft.state !== "ready" || waiting.has(draft.id) || (known && !again && !unsent)) continue;
     const caseId = (known && known.caseId) || uuid();
     const envelope = await sealFor(device, [casePayload(draft, caseId)]);
     await idb.put(db, idb.OUTBOX, { id: draft.id, caseId, envelope, posted: false, answer: null, created: Date.now() });
