@@ -46,6 +46,11 @@ CSRF_DETAILS = {
     "too_large": "提交的内容超过了 25 MB，请缩小附件后再试。",
     "malformed": "提交的表单格式有误，没有保存。请刷新页面后再提交一次。",
 }
+# Where "make it smaller" is the wrong advice for a body over the form limit.
+TOO_LARGE_BY_PATH = {
+    "/admin/sync/bundle": "数据包超过 25 MB，不能在网页上导入。请把文件拷到服务器上，"
+    "用命令 yichuang bundle import 文件名 导入。",
+}
 
 
 def error_page(request: Request, status: int, detail: str | None = None) -> Response:
@@ -88,7 +93,10 @@ async def csrf_rejected(scope: Scope, receive: Receive, send: Send) -> None:
     reason = scope.get("csrf_failure", "token")
     status = {"too_large": 413, "malformed": 400}.get(reason, 403)
     log.warning("request refused (%s) on %s %s", reason, request.method, request.url.path)
-    response = error_page(request, status, CSRF_DETAILS[reason])
+    detail = CSRF_DETAILS[reason]
+    if reason == "too_large":
+        detail = TOO_LARGE_BY_PATH.get(request.url.path, detail)
+    response = error_page(request, status, detail)
     await response(scope, receive, send)
 
 

@@ -21,10 +21,13 @@ from server.org.codes import normalise
 from server.relay.bundle import export_answer, export_up, import_answer, import_up
 from server.relay.bundle_frames import BundleFailed
 from server.relay.views import sync_page
+from server.web import MAX_FORM_BYTES
 from sync.bundle import DEFAULT_MAX_SIZE
 
 BUNDLE_ROLES = frozenset({Role.ADMIN})
-MAX_UPLOAD = min(DEFAULT_MAX_SIZE, 64 * 1024 * 1024)  # a page upload; larger ones: the CLI
+# A page upload: the form's whole body is capped at web.MAX_FORM_BYTES (25 MB; past it the
+# 413 page names the command line); the file itself at 24 MB, the rest is the form around it.
+MAX_UPLOAD = min(DEFAULT_MAX_SIZE, MAX_FORM_BYTES - 1024 * 1024)
 
 
 def _download(data: bytes, region: str, kind: str) -> Response:

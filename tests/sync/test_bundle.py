@@ -42,6 +42,7 @@ from server.relay.models import (
 )
 from server.relay.state import cursor_of
 from server.settings import Settings
+from server.web import MAX_FORM_BYTES
 from sync.bundle import peek
 from tests.conftest import csrf_of, signed_in
 from tests.http.test_sync_attachments import attach, open_holds, scan
@@ -282,6 +283,11 @@ async def test_the_sync_page_downloads_and_takes_bundles(linked: dict[str, Node]
             files={"file": ("answer.ycb", answer.content, "application/octet-stream")},
         )
         assert wrong.status_code == 422 and "应在对应的乡镇节点导入" in wrong.text
+        # Past what a page may post (the form limit): the command line, not "a smaller file".
+        token = await csrf_of(office, "/admin/sync")
+        big = {"file": ("big.ycb", b"YCBD" + b"\0" * MAX_FORM_BYTES, "application/octet-stream")}
+        too_big = await office.post("/admin/sync/bundle", data={"csrf_token": token}, files=big)
+        assert too_big.status_code == 413 and "yichuang bundle import" in too_big.text
     await command(county, case_id, "county_decide", {"outcome": "approve"})
     async with signed_in(county.app, county.admin.username) as office:
         fresh = await office.get(f"/admin/sync/bundle?for={TOWNSHIP_A}")
