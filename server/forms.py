@@ -29,6 +29,17 @@ def form_values(form: Mapping[str, Any], *names: str) -> dict[str, str]:
     return values
 
 
+def whole_number(value: object) -> int | None:
+    """A whole number typed into a form or the address, or None.
+
+    ASCII digits only ("²" is a digit to str.isdigit() but not to int()), at most nine of
+    them, so it fits every integer column and an offset computed from it.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9:
+        return int(value)
+    return None
+
+
 def parse_int(value: str, *, field: str, label: str, low: int, high: int) -> int:
     try:
         number = int(value)

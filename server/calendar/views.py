@@ -24,7 +24,7 @@ from server.calendar.models import SOURCE_COUNTY, SOURCE_NAMES, CalendarDay, Cal
 from server.calendar.queries import YearSummary, days_of_year, year_summaries
 from server.calendar.rules import LOCAL_TZ
 from server.context import client_ip, flash, get_db, get_settings
-from server.forms import ValidationFailed, form_values
+from server.forms import ValidationFailed, form_values, whole_number
 from server.templating import render
 
 # Every staff role reads the calendar (their deadlines depend on it); village agents do not.
@@ -71,8 +71,9 @@ async def calendar_list(request: Request) -> Response:
     typed = request.query_params.get("year", "").strip()
     year_error = ""
     if typed:
-        if typed.isdigit() and MIN_YEAR <= int(typed) <= MAX_YEAR:
-            return RedirectResponse(f"/admin/calendar/{int(typed)}", status_code=303)
+        year = whole_number(typed)
+        if year is not None and MIN_YEAR <= year <= MAX_YEAR:
+            return RedirectResponse(f"/admin/calendar/{year}", status_code=303)
         year_error = f"请填写 {MIN_YEAR}–{MAX_YEAR} 之间的年份，例如 {_today().year + 1}"
     async with get_db(request).session() as session:
         years = await year_summaries(session)

@@ -28,6 +28,7 @@ from server.cases.lists import (
 from server.cases.machine import KIND_NAMES, STATE_NAMES
 from server.context import get_cipher, get_db
 from server.db import utcnow
+from server.forms import whole_number
 from server.policy.queries import load_policy
 from server.templating import render
 from server.users.queries import Page
@@ -64,7 +65,7 @@ def read_filters(params: QueryParams, actor: User) -> CaseFilters:
         scope=scope if scope in SCOPE_NAMES else default_scope(actor),  # type: ignore[arg-type]
         state=state if (state := params.get("state", "")) in STATE_NAMES else "",
         kind=kind if (kind := params.get("kind", "")) in KIND_NAMES else "",
-        item_id=int(item) if item.isdigit() else None,
+        item_id=whole_number(item),
         level=level if (level := params.get("level", "")) in ("yellow", "red") else "",
         received_from=_date(params.get("from", "")),
         received_to=_date(params.get("to", "")),
@@ -91,9 +92,7 @@ def filters_query(filters: CaseFilters, scope: Scope | None = None) -> str:
 async def case_list(request: Request) -> Response:
     actor = current_user(request)
     filters = read_filters(request.query_params, actor)
-    number = (
-        int(request.query_params["page"]) if request.query_params.get("page", "").isdigit() else 1
-    )
+    number = whole_number(request.query_params.get("page")) or 1
     async with get_db(request).session() as session:
         calendar = await load_calendar(session)
         policy = await load_policy(session)

@@ -65,7 +65,7 @@ from server.cases.presentation import (
 from server.catalog.models import CatalogItem, CatalogItemVersion
 from server.catalog.queries import ItemFilters, ItemView, claimed_item_ids, item_view, search_items
 from server.context import client_ip, flash, get_cipher, get_db, get_settings
-from server.forms import ValidationFailed, form_values
+from server.forms import ValidationFailed, form_values, whole_number
 from server.policy.queries import load_policy
 from server.relay.holds import arriving
 from server.templating import render
@@ -264,7 +264,7 @@ async def _intake_page(
 async def case_new(request: Request) -> Response:
     require_role(current_user(request), INTAKE_ROLES)
     raw = request.query_params.get("item", "")
-    return await _intake_page(request, item_id=int(raw) if raw.isdigit() else None)
+    return await _intake_page(request, item_id=whole_number(raw))
 
 
 def _ticked(form: FormData, name: str) -> set[str]:
@@ -279,7 +279,7 @@ async def case_create(request: Request) -> Response:
     if user.role == Role.VILLAGE_AGENT:
         values["channel"] = "village_agent"
     originals, copies = _ticked(form, "original"), _ticked(form, "copy")
-    item_id = int(values["item_id"]) if values["item_id"].isdigit() else None
+    item_id = whole_number(values["item_id"])
     intake = Intake(
         item_id=item_id or 0,
         channel=values["channel"],
@@ -479,7 +479,8 @@ def _command_body(command: Command, form: FormData) -> tuple[dict[str, Any], Com
             names += [n.strip() for n in SPLIT.split(values["other"]) if n.strip()]
         body[list_name] = names
     if command == "extend" and values["days"]:
-        body["days"] = int(values["days"]) if values["days"].isdigit() else values["days"]
+        days = whole_number(values["days"])
+        body["days"] = values["days"] if days is None else days
     shown = CommandForm(command, COMMAND_NAMES[command], fields, values, ticked)
     return body, shown
 

@@ -7,6 +7,7 @@ from dataclasses import fields
 from typing import Any
 
 from server.catalog.rules import ItemDraft, MaterialDraft
+from server.forms import whole_number
 
 BOOL_FIELDS = ("fee_charged", "appointment", "post_delivery", "online_application")
 INT_FIELDS = {
@@ -50,8 +51,8 @@ def parse_item_form(
     numbers: dict[str, int] = {}
     for name, label in INT_FIELDS.items():
         raw = values[name]
-        if raw.isdigit():
-            numbers[name] = int(raw)
+        if (number := whole_number(raw)) is not None:
+            numbers[name] = number
         else:
             numbers[name] = -1
             errors[name] = f"{label}请填写整数"
@@ -61,9 +62,10 @@ def parse_item_form(
         counts = {}
         for name in MATERIAL_INT:
             raw = row[name] or "0"
-            if not raw.isdigit():
+            count = whole_number(raw)
+            if count is None:
                 errors["materials"] = f"第 {number} 项材料的份数请填写整数"
-            counts[name] = int(raw) if raw.isdigit() else 0
+            counts[name] = count or 0
         materials.append(
             MaterialDraft(
                 name=row["name"],

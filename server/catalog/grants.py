@@ -12,7 +12,7 @@ from server.catalog.actions import Authorisation, do_set_window_items, require_c
 from server.catalog.models import HANDLING_KINDS, CatalogItem, CatalogItemVersion, WindowItem
 from server.catalog.queries import ItemFilters, claimed_item_ids, search_items, window_grants
 from server.context import flash, get_db
-from server.forms import ValidationFailed
+from server.forms import ValidationFailed, whole_number
 from server.templating import render
 from server.windows.access import access_window_by_id
 from server.windows.models import Window
@@ -54,7 +54,7 @@ async def window_items_update(request: Request) -> Response:
     user = current_user(request)
     require_centre_admin(user)
     form = await request.form()
-    ids = {int(v) for v in form.getlist("item") if isinstance(v, str) and v.isdigit()}
+    ids = {n for v in form.getlist("item") if (n := whole_number(v)) is not None}
     grants = [
         Authorisation(
             item_id=item_id,

@@ -41,7 +41,7 @@ from server.catalog.queries import (
 )
 from server.catalog.rules import ItemDraft
 from server.context import flash, get_db, get_settings
-from server.forms import ValidationFailed
+from server.forms import ValidationFailed, whole_number
 from server.policy.queries import Policy, load_policy
 from server.templating import render
 from server.users.queries import Page
@@ -127,9 +127,7 @@ def _filters(request: Request) -> ItemFilters:
 async def catalog_list(request: Request) -> Response:
     user = current_user(request)
     filters = _filters(request)
-    number = (
-        int(request.query_params["page"]) if request.query_params.get("page", "").isdigit() else 1
-    )
+    number = whole_number(request.query_params.get("page")) or 1
     only_claimed = request.query_params.get("mine") == "1"
     async with get_db(request).session() as session:
         claimed = await claimed_item_ids(session, user.org_unit_code)
@@ -150,9 +148,7 @@ async def catalog_show(request: Request) -> Response:
     current_user(request)
     raw = request.query_params.get("version", "")
     async with get_db(request).session() as session:
-        view = await item_view(
-            session, request.path_params["item_id"], int(raw) if raw.isdigit() else None
-        )
+        view = await item_view(session, request.path_params["item_id"], whole_number(raw))
         versions = await versions_of(session, request.path_params["item_id"])
     is_current = view.version.version == view.item.current_version
     page = CatalogItemPage(view, versions, CHOICES, _can_edit(request), is_current)
@@ -290,10 +286,8 @@ async def catalog_compare(request: Request) -> Response:
     item_id = request.path_params["item_id"]
     async with get_db(request).session() as session:
         latest = await item_view(session, item_id)
-        right_no = (
-            int(params["b"]) if params.get("b", "").isdigit() else latest.item.current_version
-        )
-        left_no = int(params["a"]) if params.get("a", "").isdigit() else max(1, right_no - 1)
+        right_no = whole_number(params.get("b")) or latest.item.current_version
+        left_no = whole_number(params.get("a")) or max(1, right_no - 1)
         left = await item_view(session, item_id, left_no)
         right = await item_view(session, item_id, right_no)
     rows = [
@@ -354,7 +348,7 @@ async def catalog_claims_update(request: Request) -> Response:
     user = current_user(request)
     require_centre_admin(user)
     form = await request.form()
-    chosen = {int(v) for v in form.getlist("item") if isinstance(v, str) and v.isdigit()}
+    chosen = {n for v in form.getlist("item") if (n := whole_number(v)) is not None}
     async with get_db(request).session() as session:
         try:
             await do_set_claims(session=session, actor=user, item_ids=chosen)

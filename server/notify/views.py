@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from server.auth.access import current_user
 from server.context import flash, get_db, safe_next
+from server.forms import whole_number
 from server.notify.access import access_notification_by_id
 from server.notify.actions import do_mark_all_read, do_mark_read, do_set_preferences
 from server.notify.models import KINDS, MANDATORY, Notification
@@ -46,7 +47,7 @@ class NotificationPreferencesPage:
 
 def _page_number(request: Request) -> int:
     value = request.query_params.get("page", "")
-    return int(value) if value.isascii() and value.isdigit() else 1  # not "²"
+    return whole_number(value) or 1
 
 
 async def notification_list(request: Request) -> Response:

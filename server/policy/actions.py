@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.audit.actions import do_record_audit
 from server.auth.models import User
 from server.db import utcnow
-from server.forms import ValidationFailed
+from server.forms import ValidationFailed, whole_number
 from server.policy.models import PolicySetting
 from server.policy.queries import PROMISE_RULES
 
@@ -26,7 +26,7 @@ async def do_set_policy(
         ("relay_percent", "上报期限比例", 10, 90),
     ):
         raw = values.get(name, "")
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if (number := whole_number(raw)) is None or not low <= number <= high:
             errors[name] = f"{label}请填写 {low}–{high} 之间的整数"
     if errors:
         raise ValidationFailed(errors)

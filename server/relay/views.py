@@ -14,6 +14,7 @@ from server.auth.models import Role
 from server.cases.lists import item_choices
 from server.cases.machine import STATE_NAMES
 from server.context import get_db, get_settings
+from server.forms import whole_number
 from server.relay.models import SyncQuarantine
 from server.relay.queries import (
     InboxFilters,
@@ -52,11 +53,8 @@ class SyncPage:
 
 
 def _int(value: str | None) -> int | None:
-    """A number from the address: ASCII digits ("²" is a digit to isdigit(), not to int()),
-    at most nine of them (what an id column holds); anything else is no filter."""
-    if not value or not (value.isascii() and value.isdigit() and len(value) <= 9):
-        return None
-    return int(value)
+    """A number from the address, or no filter."""
+    return whole_number(value)
 
 
 def _date(value: str | None) -> dt.date | None:

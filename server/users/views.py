@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from server.auth.access import MANAGE_USERS, current_user, require_role
 from server.auth.models import ROLE_NAMES, User
 from server.context import client_ip, flash, get_cipher, get_db
-from server.forms import ValidationFailed, form_values
+from server.forms import ValidationFailed, form_values, whole_number
 from server.org.models import OrgUnit
 from server.org.queries import unit_names, units_within
 from server.templating import render
@@ -88,7 +88,7 @@ async def user_list(request: Request) -> Response:
     require_role(actor, MANAGE_USERS)
     params = request.query_params
     text, role = params.get("q", "").strip(), params.get("role", "")
-    number = int(params["page"]) if params.get("page", "").isdigit() else 1
+    number = whole_number(params.get("page")) or 1
     async with get_db(request).session() as session:
         page = await search_users(
             session,

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from server.auth.access import MANAGE_WINDOWS, VIEW_WINDOWS, current_user, require_role
 from server.auth.models import User
 from server.context import client_ip, flash, get_db
-from server.forms import ValidationFailed, form_values, parse_int
+from server.forms import ValidationFailed, form_values, parse_int, whole_number
 from server.templating import render
 from server.windows.access import access_window_by_id
 from server.windows.actions import WindowFields, do_create_window, do_update_window
@@ -46,8 +46,8 @@ def _parse(values: dict[str, str]) -> WindowFields:
     posts: dict[str, int | None] = {}
     for name in ("post_a_id", "post_b_id"):
         raw = values[name]
-        posts[name] = int(raw) if raw.isdigit() else None
-        if raw and not raw.isdigit():
+        posts[name] = whole_number(raw)
+        if raw and posts[name] is None:
             errors[name] = "请从列表中选择人员"
     if errors:
         raise ValidationFailed(errors)

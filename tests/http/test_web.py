@@ -80,3 +80,30 @@ async def test_admin_home_warns_of_a_missing_holiday_year(
     assert "的节假日安排尚未录入" in home.text
     async with signed_in(app, "p.clerk") as client:
         assert "尚未录入" not in (await client.get("/")).text
+
+
+ODD_NUMBERS = ["²", "１２", "9" * 20, "-1", "1.5"]  # isdigit() says yes to the first three
+
+
+async def test_odd_numbers_in_the_address_are_never_a_500(
+    app: Starlette, personas: Personas
+) -> None:
+    """Page numbers, ids and years typed into the address: ASCII digits that fit a column are
+    numbers, anything else is as if absent (or the field's Chinese message)."""
+    assert personas.item is not None
+    item = personas.item.id
+    async with signed_in(app, personas.admin.username) as client:
+        for odd in ODD_NUMBERS:
+            for url in (
+                f"/cases?page={odd}",
+                f"/cases?item={odd}",
+                f"/catalog?page={odd}",
+                f"/catalog/{item}?version={odd}",
+                f"/catalog/{item}/compare?a={odd}&b={odd}",
+                f"/admin/users?page={odd}",
+                f"/admin/calendar?year={odd}",
+                f"/cases/new?item={odd}",
+                f"/notifications?page={odd}",
+            ):
+                response = await client.get(url)
+                assert response.status_code in (200, 303, 404, 422), (url, response.status_code)
