@@ -27,7 +27,7 @@ from server.auth.access import NotFound, current_user, require_role
 from server.auth.models import Role, User
 from server.catalog.guide import guide_qr
 from server.context import client_ip, flash, get_db, get_settings, public_link
-from server.forms import ValidationFailed, form_values
+from server.forms import ValidationFailed, form_values, whole_number
 from server.nodes.codes import format_code, normalise_code
 from server.templating import render
 
@@ -104,7 +104,7 @@ async def device_code_create(request: Request) -> Response:
     _township(request)
     values = form_values(await request.form(), "agent_id")
     chosen = values["agent_id"]
-    agent_id = int(chosen) if chosen.isdigit() and len(chosen) <= 9 else 0  # fits the column
+    agent_id = whole_number(chosen) or 0
     async with get_db(request).session() as session:
         try:
             row, agent, code = await do_create_device_code(

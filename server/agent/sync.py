@@ -38,7 +38,7 @@ from server.cases.machine import STATE_NAMES, TransitionRefused
 from server.cases.models import CaseRecord
 from server.crypto.fields import FieldCipher
 from server.db import utcnow
-from server.forms import ValidationFailed
+from server.forms import ValidationFailed, whole_number
 from server.nodes.keys import Keyring
 from server.relay.wire import decode, encode
 from sync.envelope import EnvelopeRefused, open_envelope, peek_sender, seal
@@ -108,8 +108,8 @@ def phone_case(item: object) -> PhoneCase | None:
     materials = item.get("materials", [])
     if not isinstance(case_id, str) or not 8 <= len(case_id) <= 36:
         return None
-    if isinstance(item_id, str) and item_id.isdigit():
-        item_id = int(item_id)
+    if isinstance(item_id, str):
+        item_id = whole_number(item_id)
     if not isinstance(item_id, int) or isinstance(item_id, bool) or not isinstance(applicant, dict):
         return None
     if not 0 < item_id < 2**31:  # a database integer (PostgreSQL refuses a bigger one)
