@@ -1,31 +1,34 @@
 """Time to usable for the village agent's offline app on a throttled 2G profile.
 
-The profile is 250 kbit/s (31,250 B/s) each way with 300 ms of latency per request, Chromium's
-own emulation (DevTools protocol `Network.emulateNetworkConditions`), applied to:
+The profile is 250 kbit/s (31,250 B/s) each way with 300 ms of latency per request. `--link`:
 
-- the page: on its CDP session (Playwright's `new_cdp_session`), before its first request;
-- the service worker: Chromium is started with a debugging port as well, and a second client
+- `cdp` (default): Chromium's own emulation (DevTools `Network.emulateNetworkConditions`),
+  on the page's CDP session (Playwright's `new_cdp_session`) before its first request, and on
+  the service worker's: Chromium is started with a debugging port as well, and a second client
   (a WebSocket from this script) sets `Target.setAutoAttach` (flatten, wait for the debugger
   on start, service workers only) on the browser's session; every worker that starts is held
   until its own session has the same conditions, then let run. That session's Network events
-  time the precache, so the output shows that the worker's fetches were throttled.
-
-Chromium throttles each target on its own: the page and the worker each get a 250 kbit/s
-link, so while both download they may together move up to twice that. The estimate printed
-next to every figure is for one shared link: bytes down / 31,250 B/s + sequential round trips
-x 0.3 s, where the round trips are the most requests that went over the network one after the
-other (each started after the previous one had finished), counted from the run.
+  time the precache, so the output shows that the worker's fetches were throttled. Chromium
+  throttles each target on its own: page and worker each get a 250 kbit/s link.
+- `cdp-page`: the page only, the worker attached but not throttled (to compare).
+- `proxy`: no emulation; one shaped link on loopback (SharedLink) in front of the server, for
+  the page and the worker together, as a phone's radio is.
 
 Same node and flow as bench/pwa.py (whose helpers this uses): a fresh profile opens
 /signin?next=/agent and signs in as a village agent, lands on /agent; then a new tab of the same
-profile opens /agent again. Figures only, no pass/fail: record them in docs/BENCHMARKS.md.
+profile opens /agent again. Milestones:
 
-- first paint: Chromium's paint timing of /signin, from the navigation's start;
+- first paint: Chromium's paint timing of /signin (of /agent on the repeat visit);
 - usable: /agent shows its PIN form (set or unlock) with its handler attached and enabled, and
   the catalogue list is filled;
 - offline-ready: the worker's cache holds every URL of the precache list in /sw.js.
 
-    python bench/pwa_2g.py [--no-caddy]
+Next to each, a 2G estimate for one shared link: bytes down by then / 31,250 B/s + sequential
+round trips x 0.3 s, where the round trips are the most requests that went over the network one
+after the other (each started after the previous one had finished), counted from the run.
+Figures only, no pass/fail: record them in docs/BENCHMARKS.md.
+
+    python bench/pwa_2g.py [--link cdp|cdp-page|proxy] [--no-caddy] [--detail]
 """
 
 from __future__ import annotations
@@ -191,6 +194,72 @@ class WorkerThrottle:
                         self.spans.event(method, params)
 
 
+class SharedLink:
+    """One 2G link for everything (`--link proxy`): a TCP proxy on loopback in front of the
+    server that paces each direction at 31,250 B/s, shared by all connections, and delivers
+    every chunk half a round trip (150 ms) after its last byte was paced, so a request and its
+    answer take 300 ms more than their bytes need, as on the emulated profile; a new TCP (and
+    TLS) connection pays its handshakes' round trips too."""
+
+    CHUNK = 1460  # a TCP segment on Ethernet
+
+    def __init__(self, upstream: str) -> None:
+        scheme, rest = upstream.split("://")
+        self.host, port = rest.split(":")
+        self.upstream_port = int(port)
+        self.port = free_port()
+        self.base = f"{scheme}://{self.host}:{self.port}"
+        self._free = {"up": 0.0, "down": 0.0}  # when each direction's link is next idle
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        threading.Thread(
+            target=self._loop.run_until_complete, args=(self._serve(),), daemon=True
+        ).start()
+        if not self._ready.wait(10):
+            raise SystemExit("the shaping proxy did not start")
+
+    async def _serve(self) -> None:
+        server = await asyncio.start_server(self._connection, self.host, self.port)
+        self._ready.set()
+        async with server:
+            await server.serve_forever()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream = await asyncio.open_connection(self.host, self.upstream_port)
+        await asyncio.gather(
+            self._pipe(reader, upstream[1], "up"), self._pipe(upstream[0], writer, "down")
+        )
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, way: str
+    ) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                at, chunk = await queue.get()
+                await asyncio.sleep(max(0.0, at - self._loop.time()))
+                if not chunk:
+                    writer.close()
+                    return
+                writer.write(chunk)
+                await writer.drain()
+
+        delivery = asyncio.ensure_future(deliver())
+        try:
+            while chunk := await reader.read(self.CHUNK):
+                paced = max(self._loop.time(), self._free[way]) + len(chunk) / BANDWIDTH
+                self._free[way] = paced
+                queue.put_nowait((paced + LATENCY / 2, chunk))
+        except ConnectionError:
+            pass
+        queue.put_nowait((self._free[way] + LATENCY / 2, b""))
+        try:
+            await delivery
+        except ConnectionError:
+            pass
+
+
 def until(spans: list[Span], moment: float) -> tuple[int, int]:
     """Bytes down and sequential round trips of the requests finished by `moment`: the most
     requests that ran one after another, each starting after the previous one had finished."""
@@ -205,7 +274,7 @@ def until(spans: list[Span], moment: float) -> tuple[int, int]:
 class Visit:
     """One visit in a throttled tab: milestones from the ycMark binding, requests from CDP."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, emulate: bool) -> None:
         self.marks: dict[str, float] = {}
         self.tally = Tally()
         self.page_spans = Spans()
@@ -217,7 +286,8 @@ class Visit:
         for method in NETWORK:
             session.on(method, lambda params, method=method: self.page_spans.event(method, params))
         session.send("Network.enable")
-        session.send("Network.emulateNetworkConditions", PROFILE)
+        if emulate:
+            session.send("Network.emulateNetworkConditions", PROFILE)
 
     def wait_for(self, *names: str) -> None:
         deadline = time.monotonic() + WAIT
@@ -271,7 +341,11 @@ TABLE = """| milestone | time | bytes down by then | sequential round trips | 2G
 |---|---:|---:|---:|---:|"""
 
 
-def measure(label: str, base: str, password: str, throttle_worker: bool, detail: bool) -> None:
+def measure(label: str, base: str, password: str, link: str, detail: bool) -> None:
+    """`link`: "cdp" (page and worker throttled by Chromium), "cdp-page" (the page only, for
+    comparison) or "proxy" (everything through one SharedLink, no emulation in Chromium)."""
+    if link == "proxy":
+        base = SharedLink(base).base
     script = httpx.get(f"{base}/sw.js", verify=False).text  # noqa: S501 (Caddy's own CA)
     found = re.search(r"const PRECACHE = (\[.*?\]);", script, re.S)
     count = len(json.loads(found.group(1))) if found else 0
@@ -279,18 +353,22 @@ def measure(label: str, base: str, password: str, throttle_worker: bool, detail:
     with sync_playwright() as driver:
         args = [*trust(base), f"--remote-debugging-port={port}"]
         browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        worker = WorkerThrottle(port, throttle_worker)
+        worker = WorkerThrottle(port, link == "cdp")
         run = Run(browser, worker, count)
-        first = Visit(run)
+        first = Visit(run, link != "proxy")
         sign_in(first.page, base, password)
         first.wait_for("usable", "offline-ready")
         run.context.remove_listener("requestfinished", first.tally.record)
         first.page.close()
-        repeat = Visit(run)
+        repeat = Visit(run, link != "proxy")
         repeat.page.goto(f"{base}/agent")
         repeat.wait_for("usable")
         run.context.remove_listener("requestfinished", repeat.tally.record)
-        how = "on its own CDP session" if throttle_worker else "NOT throttled (comparison run)"
+        how = {
+            "cdp": "throttled on its own CDP session",
+            "cdp-page": "NOT throttled (comparison run)",
+            "proxy": "no emulation: the page and the worker share the proxy's link",
+        }[link]
         print(f"\n## {label} ({base}), Chromium {browser.version}, precache of {count} URLs")
         print(TABLE)
         for visit, label, start, mark in ROWS:
@@ -299,7 +377,7 @@ def measure(label: str, base: str, password: str, throttle_worker: bool, detail:
             )
         workers = f"{len(worker.workers)} worker(s) attached"
         print(f"first visit, the page ({workers}): {first.page_spans.line()}")
-        print(f"first visit, the service worker, {how}: {first.worker.line()}")
+        print(f"first visit, the service worker ({how}): {first.worker.line()}")
         if worker.errors:
             print("DevTools errors:", *worker.errors)
         if detail:
@@ -314,17 +392,23 @@ def main() -> None:
     parser.add_argument("--no-caddy", action="store_true", help="only the server itself")
     parser.add_argument("--detail", action="store_true", help="list every request")
     parser.add_argument(
-        "--unthrottled-worker", action="store_true", help="leave the worker's link alone"
+        "--link",
+        choices=("cdp", "cdp-page", "proxy"),
+        default="cdp",
+        help="Chromium's emulation on page and worker (default), on the page only, "
+        "or one shaped link on loopback for both",
     )
     options = parser.parse_args()
     version = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, check=True)
     print(machine_line(version.stdout.strip()))
-    print(f"profile: {BANDWIDTH * 8 // 1000} kbit/s each way, {LATENCY * 1000:.0f} ms a request")
+    print(
+        f"profile: {BANDWIDTH * 8 // 1000} kbit/s each way, {LATENCY * 1000:.0f} ms a request;"
+        f" link: {options.link}"
+    )
     with demo_township() as node:
         password = node.logins[AGENT]
-        throttle = not options.unthrottled_worker
         label = "the server itself (Starlette GZip, HTTP/1.1)"
-        measure(label, node.base_url, password, throttle, options.detail)
+        measure(label, node.base_url, password, options.link, options.detail)
         if options.no_caddy:
             return
         with caddy_in_front(node.base_url) as base:
@@ -332,7 +416,7 @@ def main() -> None:
                 print("\n(caddy not installed: no figures through Caddy)")
             else:
                 label = "through Caddy (HTTPS, HTTP/2, encode zstd gzip)"
-                measure(label, base, password, throttle, options.detail)
+                measure(label, base, password, options.link, options.detail)
 
 
 if __name__ == "__main__":
