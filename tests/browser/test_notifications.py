@@ -15,11 +15,11 @@ from .test_signin import sign_in
 CLERK = "zhen.clerk"
 
 
-def announce(server: TownshipServer, title: str) -> None:
+def announce(server: TownshipServer, title: str, user: str = CLERK) -> None:
     done = subprocess.run(
         [
             *SERVER,
-            *("--data", str(server.data_dir), "announce", "--user", CLERK),
+            *("--data", str(server.data_dir), "announce", "--user", user),
             *("--title", title, "--link", "/notifications"),
         ],
         cwd=REPO,
@@ -74,4 +74,25 @@ def test_without_javascript_the_badge_is_right_after_a_reload(
     page.goto(township_server.url("/notifications"))
     page.get_by_role("button", name="全部标为已读").click()
     assert unread(page) == 0
+    tab.problems.assert_clean()
+
+
+def test_a_village_agent_sees_the_badge_in_the_offline_app(
+    open_tab: OpenTab, township_server: TownshipServer
+) -> None:
+    """The /agent pages are static shells cached by the worker: the badge starts hidden and the
+    script fills it, as on every other page."""
+    agent = "zhen.agent2"
+    tab = open_tab()
+    page = tab.page
+    page.goto(township_server.url("/signin?next=/agent"))
+    sign_in(page, township_server, agent, township_server.logins[agent])
+    expect(page).to_have_url(township_server.url("/agent"))
+    link = page.locator("a.notify-link")
+    expect(link).to_have_attribute("href", "/notifications")
+    title = f"村代办消息 {uuid.uuid4().hex[:6]}"
+    announce(township_server, title, user=agent)
+    expect(page.locator("#notify-count")).to_be_visible(timeout=15_000)
+    link.click()
+    expect(page.get_by_text(title)).to_be_visible()
     tab.problems.assert_clean()

@@ -60,6 +60,8 @@ def sign_in(page: Page, server: TownshipServer, login: str, password: str) -> No
     page.get_by_label("用户名或手机号").fill(login)
     page.get_by_label("密码", exact=True).fill(password)
     submit(page, page.get_by_role("button", name="登录"))
+    # Until the redirect has landed: a goto straight after would abort it (net::ERR_ABORTED).
+    page.wait_for_url(lambda url: not url.startswith(server.url("/signin")))
 
 
 def sign_out(page: Page) -> None:
