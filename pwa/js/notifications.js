@@ -10,7 +10,7 @@
 // the session ended and the sign-in page came back) the module polls the count instead, and
 // stops polling once the server says nobody is signed in.
 
-const POLL_MS = 30_000;
+const POLL_MS = 30000;
 
 /** @type {EventSource | null} */
 let source = null;

@@ -9,7 +9,7 @@
 // milliseconds the button says so (the message centre still works); should the subscription
 // come through later, it is registered with the server all the same.
 
-const WAIT_MS = 15_000;
+const WAIT_MS = 15000;
 
 /** @param {string} text base64url */
 function bytes(text) {
