@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# htmx, pinned in pwa/package.json and its lock file, served from our own origin.
+# htmx (served from our own origin) and acorn (the tests' ES2020 check), pinned in
+# pwa/package.json and its lock file.
 $(HTMX): pwa/package.json pwa/package-lock.json
 	cd pwa && npm ci --no-audit --no-fund --loglevel=error
 	touch $(HTMX)
