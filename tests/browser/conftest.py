@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Collection, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -188,9 +189,10 @@ def _health(base_url: str) -> bool:
     return isinstance(body, dict) and body.get("status") == "ok"
 
 
-@pytest.fixture(scope="session")
-def township_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TownshipServer]:
-    data = tmp_path_factory.mktemp("township")
+@contextmanager
+def started_township(data: Path) -> Iterator[TownshipServer]:
+    """A demo township initialised in `data`, served by `yichuang serve` on a free loopback
+    port until the block ends (or until the test stops it itself)."""
     _cli(data, "init", *INIT_ARGS)
     _cli(data, "demo")
     logins = parse_logins((data / "demo-logins.txt").read_text(encoding="utf-8"))
@@ -220,12 +222,19 @@ def township_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Townsh
             time.sleep(0.1)
         yield server
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=STOP_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def township_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TownshipServer]:
+    with started_township(tmp_path_factory.mktemp("township")) as server:
+        yield server
 
 
 # --- Playwright and pages --------------------------------------------------------------------

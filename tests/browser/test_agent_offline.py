@@ -8,8 +8,6 @@ the context goes offline (`set_offline`) and the server is stopped before the se
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,18 +18,10 @@ from playwright.sync_api import BrowserContext, Page, Playwright, expect
 from server.pwa.worker import SERVICE_WORKER
 
 from .conftest import (
-    INIT_ARGS,
-    REPO,
-    SERVER,
-    START_TIMEOUT,
-    STOP_TIMEOUT,
     Launch,
     TownshipServer,
-    _cli,
-    _free_loopback_port,
-    _health,
-    parse_logins,
     persistent,
+    started_township,
 )
 
 AGENT = "zhen.agent1"
@@ -69,32 +59,8 @@ def lone_server(tmp_path: Path) -> Iterator[TownshipServer]:
     """A township of this test's own, which the test stops: then there is truly no network.
     (Playwright's offline switch reaches a restarted service worker only once it has attached to
     it, a race that a worker's first fetch can win.)"""
-    data = tmp_path / "township"
-    _cli(data, "init", *INIT_ARGS)
-    _cli(data, "demo")
-    port = _free_loopback_port()
-    log_path = data / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*SERVER, "--data", str(data), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    logins = parse_logins((data / "demo-logins.txt").read_text(encoding="utf-8"))
-    server = TownshipServer(f"http://127.0.0.1:{port}", logins, data, log_path, process)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _health(server.base_url):
-            server.check_alive()
-            assert time.monotonic() < deadline, server.log_tail()
-            time.sleep(0.1)
+    with started_township(tmp_path / "township") as server:
         yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=STOP_TIMEOUT)
 
 
 def catalogue_names(server: TownshipServer) -> list[str]:
