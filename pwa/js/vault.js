@@ -3,12 +3,13 @@
 //   pin     by a key derived from the PIN: PBKDF2-SHA256, salt 16 bytes, iterations calibrated
 //           on this phone to about one second and never under 310,000, stored with the salt;
 //   device  by a non-extractable AES-GCM key generated here and kept in IndexedDB, so the data
-//           key can be recovered on this phone only, for the township once the agent is
-//           re-enrolled (next step; the PIN copy is gone by then, see below).
+//           key can be recovered on this phone only, once the township has re-enrolled it
+//           (the PIN copy is gone by then, see below and `recoverAfterEnrolment`).
 // Unlocked, the data key lives in this page's memory alone and is dropped on lock, after
 // IDLE_MS without a touch or a key, and when another user signs in. Each wrong PIN is counted
 // before the attempt (closing the tab does not undo it) and makes the next wait 1, 2, 4, 8 s;
-// the fifth seals the vault: the PIN copy is deleted, the drafts stay encrypted.
+// the fifth seals the vault: the PIN copy is deleted, the drafts stay encrypted. A fresh
+// enrolment with a clerk's one-time code (device.js) reopens it under a new PIN.
 import { randomBytes, utf8 } from "./bytes.js";
 import * as idb from "./idb.js";
 import { calibrate, pinKey, pinProblem } from "./pin.js";
@@ -98,6 +99,66 @@ export async function unlock(userId, pin) {
     await idb.put(name, idb.VAULT, { ...rec, failures, pin: null, sealed: true, waitUntil: 0 }, "keys");
     return { ok: false, reason: "sealed" };
   }
+}
+
+// Reopening a sealed vault. The threat: someone holding the phone (found, taken, or the agent
+// who forgot the PIN) guesses PINs. After five the PIN copy is gone and only the device copy
+// is left; it may be used again only after the township has re-enrolled this phone, which
+// takes the agent's password (a signed-in session, POST /api/agent/devices with its CSRF
+// token) AND a clerk's one-time code for this agent (issued at the township, one hour, once,
+// recorded there). So the unwrap is gated on the genuine answer to that POST in this page:
+// `recoverAfterEnrolment` takes the fetch Response itself (a same-origin network answer, 200,
+// from /api/agent/devices; `new Response()` or a GET elsewhere is refused), spends it once
+// and, only if the vault is sealed, hands back a one-shot function that sets the new PIN.
+// Only the enrol form (device.js) calls it, for the user whose session made the request, and
+// keeps that function in its own closure. What this cannot stop, and does not pretend to:
+// code already running in this origin can take `deviceKey` from IndexedDB and decrypt with it
+// directly (the key is non-extractable, not unusable); against that stand the CSP
+// (script-src 'self', no inline script) and the phone's screen lock, and against reading the
+// browser profile's files off a rooted phone only the phone's own file encryption
+// (docs/architecture.md, the vault).
+const spentAnswers = new WeakSet();
+
+function enrolmentAnswer(response) {
+  if (!(response instanceof Response) || spentAnswers.has(response)) return false;
+  if (!response.ok || response.status !== 200 || response.type !== "basic" || !response.url) return false;
+  const url = new URL(response.url);
+  return url.origin === location.origin && url.pathname === "/api/agent/devices";
+}
+
+/** After a successful enrolment (`response` as fetch gave it): null unless `userId`'s vault
+ * is sealed, else `async (pin) => {}`, which unwraps the SAME data key with the device key,
+ * wraps it under `pin` (fresh salt, PBKDF2 calibrated as in `setup`), clears the failures and
+ * the seal, and opens the vault. Usable once; throws a Chinese message on a bad PIN. */
+export async function recoverAfterEnrolment(userId, response) {
+  if (!enrolmentAnswer(response)) return null;
+  spentAnswers.add(response);
+  const name = idb.userDb(userId);
+  const sealed = await idb.get(name, idb.VAULT, "keys");
+  if (!sealed || !sealed.sealed || !sealed.deviceKey) return null;
+  let spent = false;
+  return async (pin) => {
+    const problem = pinProblem(pin);
+    if (problem) throw new Error(problem);
+    if (spent) throw new Error("本次登记已经设过新的 PIN 码");
+    spent = true;
+    try {
+      const rec = await idb.get(name, idb.VAULT, "keys");
+      if (!rec || !rec.sealed) throw new Error("本机的办件没有封存，请用 PIN 码解锁");
+      const params = { name: GCM, iv: rec.device.iv, additionalData: aad("device", userId) };
+      const raw = new Uint8Array(await subtle.decrypt(params, rec.deviceKey, rec.device.ct));
+      const [salt, iterations] = [randomBytes(16), await calibrate()];
+      const wrapped = await wrap(await pinKey(pin, salt, iterations), raw, "pin", userId);
+      const dataKey = await subtle.importKey("raw", raw, GCM, false, ["encrypt", "decrypt"]);
+      raw.fill(0);
+      const open = { ...rec, salt, iterations, pin: wrapped, failures: 0, waitUntil: 0, sealed: false };
+      await idb.put(name, idb.VAULT, open, "keys");
+      opened(userId, dataKey);
+    } catch (error) {
+      spent = false; // nothing was written: the same enrolment may try again
+      throw error.name === "OperationError" ? new Error("本机的设备密钥打不开封存的办件，请联系乡镇") : error;
+    }
+  };
 }
 
 /** Forget the data key (and the idle timer); listeners hide what was shown. */

@@ -1,6 +1,7 @@
 """The agent's vault in Chromium: a draft case saved through it leaves no applicant data in
 IndexedDB (read raw, every database, store, key and value), opens again after a browser
-restart with the PIN, wrong PINs back off and five seal it, and another agent signing in on
+restart with the PIN, wrong PINs back off and five seal it until the township re-enrols the
+phone (a clerk's one-time code) and the agent sets a new PIN, and another agent signing in on
 the same phone sees nothing and leaves the first agent's key out of memory.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from server.templating import static_url
 
@@ -17,7 +18,7 @@ from .conftest import Launch, OpenTab, TownshipServer
 from .test_agent_offline import sign_in, wait_for_worker
 
 AGENT, OTHER = "zhen.agent1", "zhen.agent2"
-PIN, WRONG = "258036", "111112"
+PIN, WRONG, NEW_PIN = "258036", "111112", "604817"
 NAME, ID_NUMBER, PHONE = "张三丰", "11010519491231002X", "13912345678"
 ADDRESS = "青山镇石桥村五组 12 号"
 ITEM = "城乡居民基本养老保险参保登记"
@@ -191,9 +192,12 @@ def user_id(page: Page, login: str) -> int:
     return int(me["id"])
 
 
-def test_five_wrong_pins_seal_the_vault_and_keep_the_drafts(
-    open_tab: OpenTab, township_server: TownshipServer
+def test_five_wrong_pins_seal_the_vault_until_the_township_enrols_the_phone_again(
+    open_tab: OpenTab, township_server: TownshipServer, browser: Browser
 ) -> None:
+    # Imported here: test_agent_sync imports this module's helpers at its top.
+    from .test_agent_sync import device_code
+
     tab = open_tab(width=412, height=915, mobile=True)
     page = tab.page
     sign_in(page, township_server, "zhen.agent3", then="/agent/new")
@@ -226,4 +230,49 @@ def test_five_wrong_pins_seal_the_vault_and_keep_the_drafts(
         f"yc-user-{user_id(page, 'zhen.agent3')}",
     )
     assert kept == 1  # sealed, not deleted
+
+    # Nothing but a real enrolment answer reopens it: a made-up one is refused.
+    uid = user_id(page, "zhen.agent3")
+    forged = f"await vault.recoverAfterEnrolment({uid}, new Response('{{}}', {{ status: 200 }}))"
+    assert vault_module(page, forged) is None
+    page.reload()
+    expect(page.locator("[data-pin-sealed]")).to_be_visible()
+
+    # The clerk gives a one-time code, the phone enrols again, the agent sets a new PIN: the
+    # same data key, so the draft opens with its applicant.
+    code = device_code(browser, township_server)
+    page.locator("[data-pin-sealed]").get_by_role("link", name="登记本机").click()
+    expect(page.locator("[data-vault-sealed-note]")).to_be_visible()
+    page.get_by_label("登记码").fill(code)
+    page.get_by_label("手机名称").fill("封存后重新登记")
+    page.get_by_role("button", name="生成密钥并登记").click()
+    expect(page.locator("[data-device-status]")).to_contain_text("登记成功")
+    set_pin(page, "123456")
+    expect(page.locator("[data-reopen-message]")).to_have_text("PIN 码太容易猜到，请换一个")
+    set_pin(page, NEW_PIN)
+    reopened = page.locator("[data-vault-reopened]")
+    expect(reopened).to_be_visible()
+    reopened.get_by_role("link").click()  # boosted: the vault stays open
+    entry = page.locator("[data-draft-list] li")
+    expect(entry).to_contain_text(f"{NAME} · {ITEM}")
+    entry.get_by_role("link").click()
+    expect(page.get_by_label("姓名或单位名称")).to_have_value(NAME)
+
+    # A fresh page: the new PIN, and wrong PINs are counted from zero again. (The phone is
+    # enrolled now and syncs when the vault opens: let that finish rather than abort it.)
+    expect(page.locator("[data-sync-status]")).to_contain_text("已同步")
+    page.wait_for_load_state("networkidle")
+    page.goto(township_server.url("/agent/unlock"))
+    unlock(page, WRONG)
+    expect(page.locator("[data-pin-message]")).to_have_text(
+        "PIN 码不对，还可以再试 4 次；请 1 秒后再试"
+    )
+    page.wait_for_timeout(1100)
+    unlock(page, PIN)  # the old PIN is gone with the old wrapping
+    expect(page.locator("[data-pin-message]")).to_have_text(
+        "PIN 码不对，还可以再试 3 次；请 2 秒后再试"
+    )
+    page.wait_for_timeout(2100)
+    unlock(page, NEW_PIN)
+    expect(page.locator("[data-vault-gate]")).to_be_hidden()
     tab.problems.assert_clean()
