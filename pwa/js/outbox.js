@@ -19,9 +19,12 @@ import * as vault from "./vault.js";
 const URL = "/api/agent/sync";
 let running = null; // one flush at a time
 
-/** A random UUID (v4 layout) without crypto.randomUUID, which Chromium 80 lacks. */
-function uuid() {
-  const h = toHex(randomBytes(16));
+/** The case id a draft is sent under: a UUID (v4 layout) made from the draft's own random id,
+ * so that two flushes sealing the same draft at once (the page's and a restarted worker's, or
+ * `yc:case-ready` racing a start-up flush) name the same case and the township opens it once.
+ * A draft without a 128-bit hex id (none is made so now) gets a random one. */
+function caseIdOf(draftId) {
+  const h = /^[0-9a-f]{32}$/.test(draftId) ? draftId : toHex(randomBytes(16));
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -53,7 +56,7 @@ export async function queueReady(userId) {
     const again = known && known.stage === "refused" && draft.updated > known.updated;
     const unsent = known && (known.stage === "phone" || known.stage === "sent"); // re-enrolled
     if (draft.state !== "ready" || waiting.has(draft.id) || (known && !again && !unsent)) continue;
-    const caseId = (known && known.caseId) || uuid();
+    const caseId = (known && known.caseId) || caseIdOf(draft.id);
     const envelope = await sealFor(device, [casePayload(draft, caseId)]);
     await idb.put(db, idb.OUTBOX, { id: draft.id, caseId, envelope, posted: false, answer: null, created: Date.now() });
     await idb.put(db, idb.CASES, { id: draft.id, caseId, stage: "phone", updated: Date.now() });
