@@ -53,14 +53,14 @@ def photos_held(server: TownshipServer) -> int:
     return int(count)
 
 
-def cases_held(server: TownshipServer) -> int:
-    """Cases of this test's applicant the township opened from a phone (its own database)."""
+def cases_held(server: TownshipServer, name: str = NAME) -> int:
+    """Cases of this applicant the township opened from a phone (its own database)."""
     with sqlite3.connect(server.data_dir / "yichuang.db") as db:
         (count,) = db.execute(
             "SELECT count(*) FROM agent_intake JOIN case_record"
             " ON case_record.id = agent_intake.case_id"
             " WHERE case_record.applicant_name = ? AND case_record.channel = 'village_agent'",
-            (NAME,),
+            (name,),
         ).fetchone()
     return int(count)
 
@@ -251,6 +251,64 @@ def test_a_refusal_and_a_revoked_phone_are_explained_on_the_phone(
     page.get_by_role("button", name="同步", exact=True).click()
     expect(page.locator("[data-sync-status]")).to_contain_text("已被吊销")
     tab.problems.assert_clean(allow_status=[403])
+
+
+SEALED_TWICE = """async ([userId, itemId, name, idNumber]) => {
+  // One finished case sealed twice, as when `yc:case-ready` and a start-up flush both find it
+  // missing from the outbox: the first envelope is posted at the very moment the page flushes
+  // the second (the worker's Background Sync and the page, say).
+  const drafts = await import("/static/js/drafts.js");
+  const idb = await import("/static/js/idb.js");
+  const outbox = await import("/static/js/outbox.js");
+  await drafts.saveDraft(userId, {
+    state: "ready", item: { id: itemId, name: "测试事项" }, materials: [],
+    applicant: { kind: "natural", name, id_type: "resident_id", id: idNumber,
+      phone: "", address: "" },
+  });
+  const db = idb.userDb(userId);
+  await outbox.queueReady(userId);
+  const [first] = await idb.getAll(db, idb.OUTBOX);
+  await idb.remove(db, idb.OUTBOX, first.id);
+  await idb.remove(db, idb.CASES, first.id);
+  await outbox.queueReady(userId);
+  const [second] = await idb.getAll(db, idb.OUTBOX);
+  const [posted] = await Promise.all([
+    fetch("/api/agent/sync", { method: "POST", body: first.envelope,
+      headers: { "Content-Type": "application/octet-stream" } }),
+    outbox.flush(userId),
+  ]);
+  return { sameCase: first.caseId === second.caseId, twoEnvelopes: first.envelope.length > 0
+    && String(first.envelope) !== String(second.envelope), status: posted.status };
+}"""
+
+
+def test_a_case_sealed_twice_at_once_is_opened_once(
+    open_tab: OpenTab, township_server: TownshipServer, browser: Browser
+) -> None:
+    server, name = township_server, "孙两封"
+    code = device_code(browser, server, agent="zhen.agent1", name="刘大山")
+    tab = open_tab(width=412, height=915, mobile=True)
+    page = tab.page
+    sign_in(page, server, "zhen.agent1", then="/agent/enrol")
+    page.get_by_label("登记码").fill(code)
+    page.get_by_label("手机名称").fill("双封手机")
+    page.get_by_role("button", name="生成密钥并登记").click()
+    expect(page.locator("[data-device-status]")).to_contain_text("登记成功")
+    page.goto(server.url("/agent/outbox"))
+    set_pin(page, PIN)
+    expect(page.locator("[data-vault-gate]")).to_be_hidden()
+    me = page.evaluate("fetch('/api/me').then((r) => r.json())")
+    items = page.evaluate("fetch('/api/catalog').then((r) => r.json())")["items"]
+    (item,) = [i["id"] for i in items if i["name"] == ITEM]
+    raced = page.evaluate(SEALED_TWICE, [me["id"], item, name, ID_NUMBER])
+    assert (raced["twoEnvelopes"], raced["status"]) == (True, 200)  # fresh keys and nonces
+    sync_now(page)
+    entry = page.locator("[data-draft-list] li", has_text=name)
+    expect(entry.locator(".tag")).to_have_text("乡镇已收到")
+    sync_now(page)
+    assert cases_held(server, name) == 1  # both name one case: the township opens it once
+    assert raced["sameCase"]
+    tab.problems.assert_clean()
 
 
 OUTBOX_RECORDS = """async (userId) => {
