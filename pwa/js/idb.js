@@ -62,10 +62,15 @@ function connect(name) {
   return open.get(name);
 }
 
+// A write completes only once it is on disk ("strict"): a draft saved must survive a dead
+// battery, and Chromium's default lets it report done before flushing. (Chromium before 83
+// ignores the option; its writes were strict anyway.)
+const DURABLE = { durability: "strict" };
+
 async function run(name, store, mode, work) {
   const db = await connect(name);
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(store, mode);
+    const tx = mode === "readwrite" ? db.transaction(store, mode, DURABLE) : db.transaction(store, mode);
     const request = work(tx.objectStore(store));
     tx.oncomplete = () => resolve(request.result);
     tx.onerror = () => reject(tx.error);

@@ -89,6 +89,8 @@ def offline_journey(launch: Launch, server: TownshipServer, names: list[str]) ->
     sign_in(page, server, AGENT)
     cache = wait_for_worker(page)
     assert cache == f"yc-{SERVICE_WORKER.version}"
+    # Shown once the page has kept who signed in (the offline pages' only source for it).
+    expect(page.locator("[data-agent-status]")).to_contain_text("刘大山")
     context.close()
     server.process.terminate()  # no server, and the browser told it is offline
     server.process.wait(timeout=10)
