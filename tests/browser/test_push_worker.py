@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,20 +42,25 @@ class Worker:
     cdp: CDPSession
     origin: str
     registration: str
+    seen: list[dict[str, Any]]  # DevTools' reports on the worker: versions, errors
 
     def push(self, data: str) -> list[dict[str, Any]]:
-        """Deliver one push message; wait until the worker shows a new notification."""
+        """Deliver one push message; wait until the worker shows a new notification.
+        (DevTools delivers without an answer; a failure says what it reported of the worker.)"""
         before = self.page.evaluate(SHOWN)
         self.cdp.send(
             "ServiceWorker.deliverPushMessage",
             {"origin": self.origin, "registrationId": self.registration, "data": data},
         )
-        for _ in range(200):
+        deadline = time.monotonic() + 30  # starting a stopped worker is slow on a busy machine
+        while time.monotonic() < deadline:
             shown: list[dict[str, Any]] = self.page.evaluate(SHOWN)
             if shown and shown != before:
                 return shown
             self.page.wait_for_timeout(50)
-        raise AssertionError(f"no new notification after the push {data!r}: {before}")
+        raise AssertionError(
+            f"no new notification after the push {data!r}: {before}; worker: {self.seen}"
+        )
 
 
 def said(note: dict[str, Any]) -> tuple[str, str]:
@@ -66,14 +72,17 @@ def site_worker(page: Page, origin: str) -> Worker:
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     cdp = page.context.new_cdp_session(page)
     found: list[dict[str, Any]] = []
+    seen: list[dict[str, Any]] = []
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: found.extend(e["registrations"]))
+    cdp.on("ServiceWorker.workerVersionUpdated", lambda e: seen.extend(e["versions"]))
+    cdp.on("ServiceWorker.workerErrorReported", lambda e: seen.append(e["errorMessage"]))
     cdp.send("ServiceWorker.enable")  # reports the registrations there are
     for _ in range(100):
         if found:
             break
         page.wait_for_timeout(50)
     (registration,) = [r for r in found if r["scopeURL"] == origin + "/" and not r["isDeleted"]]
-    return Worker(page, cdp, origin, str(registration["registrationId"]))
+    return Worker(page, cdp, origin, str(registration["registrationId"]), seen)
 
 
 def test_a_push_shows_the_unread_count_and_keeps_the_link(
