@@ -24,7 +24,7 @@ from server.auth.models import Role, User
 from server.cases.actions import centre_of
 from server.db import utcnow
 from server.forms import ValidationFailed
-from server.nodes.codes import code_hash, new_code, normalise_code
+from server.nodes.codes import claim_code, code_hash, new_code, normalise_code
 from sync.keys import PublicKeys
 
 CODE_LIFETIME = dt.timedelta(hours=1)
@@ -156,16 +156,7 @@ async def do_enrol_device(
     if await session.get(AgentDevice, keys.key_id.hex()) is not None:
         raise DeviceRefused("known_key")
     now = utcnow()
-    claimed = await session.exec(
-        update(AgentDeviceCode)
-        .where(
-            col(AgentDeviceCode.code_hash) == row.code_hash,
-            col(AgentDeviceCode.used_at).is_(None),
-        )
-        .values(used_at=now)
-    )
-    if claimed.rowcount != 1:
-        await session.rollback()
+    if not await claim_code(session=session, model=AgentDeviceCode, hashed=row.code_hash, now=now):
         raise DeviceRefused("used")
     device = AgentDevice(
         key_id=keys.key_id.hex(),

@@ -6,14 +6,21 @@ Normalising forgives what people do when typing one: lower case, spaces or hyphe
 I or L for 1. Only the SHA-256 of the normalised code is stored, so the table gives nothing
 away. The join link is `<county address>/#join=<code>`: the code sits in the fragment, which
 a browser never sends, so opening the link by mistake leaves it in no server's log.
+`claim_code` spends a code, once, for both kinds (a township's 接入码, a phone's 登记码).
 Source: Crockford, "Base32 Encoding" (https://www.crockford.com/base32.html).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
+from typing import Protocol
 from urllib.parse import urlsplit
+
+from sqlalchemy import update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16  # 16 × 5 = 80 bits
@@ -44,6 +51,30 @@ def format_code(code: str) -> str:
 def code_hash(code: str) -> str:
     """SHA-256 hex of the normalised code: what the county stores and looks up."""
     return hashlib.sha256(normalise_code(code).encode("ascii")).hexdigest()
+
+
+class OneTimeCode(Protocol):
+    """A table of one-time codes: keyed by the code's hash, spent when used_at is set."""
+
+    code_hash: str
+    used_at: dt.datetime | None
+
+
+async def claim_code(
+    *, session: AsyncSession, model: type[OneTimeCode], hashed: str, now: dt.datetime
+) -> bool:
+    """Mark the code used at `now` unless it already is; False (and the session rolled back)
+    when another request spent it first. The UPDATE is conditional, so of two simultaneous
+    enrolments with one code exactly one wins."""
+    claimed = await session.exec(
+        update(model)
+        .where(col(model.code_hash) == hashed, col(model.used_at).is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:
+        await session.rollback()
+        return False
+    return True
 
 
 class BadAddress(ValueError):

@@ -19,7 +19,7 @@ from server.audit.actions import do_record_audit
 from server.auth.models import User
 from server.db import utcnow
 from server.forms import ValidationFailed
-from server.nodes.codes import code_hash, new_code, normalise_code
+from server.nodes.codes import claim_code, code_hash, new_code, normalise_code
 from server.nodes.models import EnrolmentCode, NodePeer, PeerKey
 from server.nodes.peers import do_add_peer_key
 from server.org.actions import do_ensure_org_unit
@@ -174,16 +174,7 @@ async def do_enrol_child(
         raise EnrolmentRefused("revoked_key")
     now = utcnow()
     # Mark the code used first, conditionally: of two simultaneous enrolments one wins.
-    claimed = await session.exec(
-        update(EnrolmentCode)
-        .where(
-            col(EnrolmentCode.code_hash) == row.code_hash,
-            col(EnrolmentCode.used_at).is_(None),
-        )
-        .values(used_at=now)
-    )
-    if claimed.rowcount != 1:
-        await session.rollback()
+    if not await claim_code(session=session, model=EnrolmentCode, hashed=row.code_hash, now=now):
         raise EnrolmentRefused("used")
     await do_ensure_org_unit(
         session=session,

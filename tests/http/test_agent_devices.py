@@ -16,12 +16,13 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from server.agent.devices import do_create_device_code, do_enrol_device
-from server.agent.models import AgentDevice, AgentIntake
+from server.agent.models import AgentDevice, AgentDeviceCode, AgentIntake
 from server.agent.sync import CLAIM_LEASE
 from server.attachments.access import scans_of_case
 from server.cases.models import CaseRecord
 from server.catalog.actions import do_set_claims
 from server.db import utcnow
+from server.nodes.codes import claim_code, code_hash
 from server.nodes.keys import node_keys
 from sync.envelope import open_envelope, seal
 from sync.keys import NodeKeys, PublicKeys
@@ -143,6 +144,20 @@ async def test_a_clerk_makes_a_code_and_the_agent_enrols_a_phone(
         assert "已经用过" in again.json()["detail"]
         mine = await client.get("/agent/devices")
         assert "红米手机" in mine.text and "在用" in mine.text
+
+
+async def test_a_phone_code_is_claimed_once(app: Starlette, personas: Personas) -> None:
+    hashed, first = code_hash(await _code(app, personas)), utcnow()
+    async with app.state.db.session() as session:
+        assert await claim_code(session=session, model=AgentDeviceCode, hashed=hashed, now=first)
+        await session.commit()
+        later = utcnow()
+        assert not await claim_code(
+            session=session, model=AgentDeviceCode, hashed=hashed, now=later
+        )
+    async with app.state.db.session() as session:
+        row = await session.get(AgentDeviceCode, hashed)
+        assert row is not None and row.used_at == first
 
 
 async def test_a_code_serves_only_its_agent(app: Starlette, personas: Personas) -> None:

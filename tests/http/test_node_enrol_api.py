@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from server.audit.models import AuditLog
 from server.db import utcnow
+from server.nodes.codes import claim_code
 from server.nodes.enrolment import REFUSALS, do_create_enrolment_code
 from server.nodes.models import EnrolmentCode, NodePeer, PeerKey
 from server.nodes.queries import child_peers, peer_public_keys, sender_keys
@@ -81,6 +82,25 @@ async def test_a_used_code_is_refused_the_second_time(county_app: Starlette) -> 
     again = await enrol(county_app, body(code, keys))
     assert again.status_code == 403
     assert again.json()["detail"] == REFUSALS["used"]
+
+
+async def test_a_claim_lost_to_a_simultaneous_enrolment_rolls_back(
+    county_app: Starlette,
+) -> None:
+    await new_code(county_app)
+    first = utcnow()
+    async with county_app.state.db.session() as session:
+        hashed = (await session.exec(select(EnrolmentCode))).one().code_hash
+        assert await claim_code(session=session, model=EnrolmentCode, hashed=hashed, now=first)
+        await session.commit()
+    async with county_app.state.db.session() as session:
+        session.add(NodePeer(region_code=TOWNSHIP, name="青山镇", relation="child"))
+        later = first + dt.timedelta(minutes=1)
+        assert not await claim_code(session=session, model=EnrolmentCode, hashed=hashed, now=later)
+        await session.commit()
+    async with county_app.state.db.session() as session:
+        assert (await session.exec(select(EnrolmentCode))).one().used_at == first
+        assert (await session.exec(select(NodePeer))).all() == []  # the loser wrote nothing
 
 
 async def test_an_expired_code_is_refused(county_app: Starlette) -> None:
