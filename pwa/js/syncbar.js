@@ -1,8 +1,9 @@
 // The "同步" bar in every /agent page's header: the outbox is flushed on start, on `online`,
 // every minute, when a case is finished, on the button, and by Background Sync where the
 // browser has it (the worker sends the sealed envelopes even with no page open). A <progress>
-// shows the flush; where Background Sync or persistent storage is missing, the bar says what
-// the app does instead.
+// shows the flush; where Background Sync, persistent storage or system notifications are
+// missing, the bar says what the app does instead. After each flush the worker checks the
+// message centre (pwa/sw/push.js).
 import { flush, queueReady, waiting } from "./outbox.js";
 
 const TIMER_MS = 60 * 1000;
@@ -28,6 +29,8 @@ async function fallbacks() {
     persisted = (await navigator.storage.persisted()) || (await navigator.storage.persist().catch(() => false));
   }
   if (!persisted) notes.push("浏览器没有保证长期保存本机数据：请不要清除浏览器数据，并尽快联网发送办件。");
+  if (!("Notification" in window)) notes.push("本浏览器不能弹出系统通知：新消息请看页面上方的“消息”。");
+  else if (Notification.permission !== "granted") notes.push("未允许系统通知：新消息只在页面上方的“消息”里显示（可在消息设置中开启）。");
   return notes;
 }
 
@@ -79,6 +82,10 @@ export async function syncNow() {
   } else {
     show(`同步出错：${result.detail}；办件仍保存在本机，稍后会再试。`);
   }
+  // Every sync also checks the message centre: the worker shows what is new as a system
+  // notification where allowed (pwa/sw/push.js), the way a phone without push hears of results.
+  const worker = "serviceWorker" in navigator && navigator.serviceWorker.controller;
+  if (worker && result.state !== "offline") worker.postMessage("notify-check");
   document.dispatchEvent(new CustomEvent("yc:synced", { detail: result }));
   return result;
 }

@@ -15,12 +15,14 @@ from .test_signin import sign_in
 CLERK = "zhen.clerk"
 
 
-def announce(server: TownshipServer, title: str, user: str = CLERK) -> None:
+def announce(
+    server: TownshipServer, title: str, user: str = CLERK, link: str = "/notifications"
+) -> None:
     done = subprocess.run(
         [
             *SERVER,
             *("--data", str(server.data_dir), "announce", "--user", user),
-            *("--title", title, "--link", "/notifications"),
+            *("--title", title, "--link", link),
         ],
         cwd=REPO,
         capture_output=True,

@@ -26,6 +26,7 @@ from playwright.sync_api import CDPSession, Page, expect
 from server.notify.push import push_payload
 
 from .conftest import Launch, OpenTab, Problems, TownshipServer
+from .test_notifications import announce
 from .test_signin import sign_in
 
 CLERK = "zhen.clerk"
@@ -138,3 +139,87 @@ def test_subscribing_where_the_push_service_is_unreachable(
     assert not [url for url in posted if url.endswith("/api/push/subscriptions")]
     expect(page.locator("#notify-count")).to_be_attached()  # the centre is still there
     problems.assert_clean()
+
+
+CHECK = """() => new Promise((resolve) => {
+  const channel = new MessageChannel();
+  channel.port1.onmessage = (event) => resolve(event.data.shown);
+  navigator.serviceWorker.controller.postMessage("notify-check", [channel.port2]);
+})"""
+CLOSE_ALL = """navigator.serviceWorker.ready
+  .then((registration) => registration.getNotifications())
+  .then((shown) => shown.forEach((n) => n.close()))"""
+UNREAD = re.compile(r"您有 (\d+) 条未读消息，点击查看。")
+
+
+def shown_now(worker: Worker) -> dict[str, Any]:
+    """The one notification the worker shows (it waits for it to appear)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        shown: list[dict[str, Any]] = worker.page.evaluate(SHOWN)
+        if shown:
+            (note,) = shown
+            return note
+        worker.page.wait_for_timeout(50)
+    raise AssertionError(f"no notification; worker: {worker.seen}")
+
+
+def test_every_sync_checks_the_message_centre_where_notifications_are_allowed(
+    open_tab: OpenTab, township_server: TownshipServer
+) -> None:
+    """No push service (a phone in mainland China): the worker fetches the message centre on
+    Background Sync and after the page's flush, and shows what is new once."""
+    agent, server = "zhen.agent3", township_server
+    tab = open_tab(width=412, height=915, mobile=True)
+    page = tab.page
+    page.context.grant_permissions(["notifications"], origin=server.base_url)
+    page.goto(server.url("/signin?next=/agent"))
+    sign_in(page, server, agent, server.logins[agent])
+    worker = site_worker(page, server.base_url)
+    expect(page.locator("[data-sync-status]")).not_to_contain_text("同步…")
+    while page.evaluate(CHECK):  # what was unread before this test has been announced
+        pass
+    page.evaluate(CLOSE_ALL)
+
+    # Background Sync (here fired by DevTools, as the browser does when a link appears).
+    announce(server, "县级结果已返回（测试）", user=agent, link="/agent/outbox")
+    worker.cdp.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {
+            "origin": server.base_url,
+            "registrationId": worker.registration,
+            "tag": "yc-outbox",
+            "lastChance": False,
+        },
+    )
+    note = shown_now(worker)
+    assert (note["title"], note["tag"], note["data"]) == (
+        "一窗 · 新消息",
+        "yichuang-unread",
+        {"link": "/agent/outbox"},
+    )
+    first = UNREAD.fullmatch(note["body"])
+    assert first is not None, note
+    # Announced once: the next check finds nothing new and shows nothing.
+    page.evaluate(CLOSE_ALL)
+    assert page.evaluate(CHECK) is False
+    assert page.evaluate(SHOWN) == []
+
+    # The page's own flush (the 同步 button) checks too; the newest message gives the link.
+    announce(server, "又一条消息（测试）", user=agent, link="/agent")
+    page.get_by_role("button", name="同步", exact=True).click()
+    note = shown_now(worker)
+    second = UNREAD.fullmatch(note["body"])
+    assert second is not None and int(second[1]) == int(first[1]) + 1, note
+    assert note["data"] == {"link": "/agent"}
+    tab.problems.assert_clean()
+
+    # Where notifications are not allowed, nothing is shown (the sync bar says so instead).
+    other = open_tab(width=412, height=915, mobile=True)
+    other.page.goto(server.url("/signin?next=/agent"))
+    sign_in(other.page, server, agent, server.logins[agent])
+    announce(server, "不弹出的消息（测试）", user=agent)
+    site_worker(other.page, server.base_url)
+    assert other.page.evaluate(CHECK) is False
+    expect(other.page.locator("[data-sync-fallback]")).to_contain_text("未允许系统通知")
+    other.problems.assert_clean()
