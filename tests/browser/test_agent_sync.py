@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Playwright, expect
 
@@ -24,6 +25,7 @@ from .conftest import (
     STOP_TIMEOUT,
     Launch,
     OpenTab,
+    Tab,
     TownshipServer,
     _health,
     persistent,
@@ -207,6 +209,25 @@ def journey(launch: Launch, browser: Browser, server: TownshipServer) -> None:
     expect(page.locator("[data-sync-status]")).to_contain_text("还没有登记")
 
 
+def enrolled_phone(
+    open_tab: OpenTab, browser: Browser, server: TownshipServer, phone: str
+) -> tuple[Tab, dict[str, Any]]:
+    """刘大山's phone, enrolled with a clerk's code, its PIN set and the vault open at
+    /agent/outbox; with /api/me's answer."""
+    code = device_code(browser, server, agent="zhen.agent1", name="刘大山")
+    tab = open_tab(width=412, height=915, mobile=True)
+    page = tab.page
+    sign_in(page, server, "zhen.agent1", then="/agent/enrol")
+    page.get_by_label("登记码").fill(code)
+    page.get_by_label("手机名称").fill(phone)
+    page.get_by_role("button", name="生成密钥并登记").click()
+    expect(page.locator("[data-device-status]")).to_contain_text("登记成功")
+    page.goto(server.url("/agent/outbox"))
+    set_pin(page, PIN)
+    expect(page.locator("[data-vault-gate]")).to_be_hidden()  # the vault is open
+    return tab, page.evaluate("fetch('/api/me').then((r) => r.json())")
+
+
 READY_CASE = """async ([url, userId, itemId]) => {
   // A finished case the form would have stopped (a wrong check digit), saved as the form saves.
   const drafts = await import(url);
@@ -222,18 +243,8 @@ def test_a_refusal_and_a_revoked_phone_are_explained_on_the_phone(
     open_tab: OpenTab, township_server: TownshipServer, browser: Browser
 ) -> None:
     server = township_server
-    code = device_code(browser, server, agent="zhen.agent1", name="刘大山")
-    tab = open_tab(width=412, height=915, mobile=True)
+    tab, me = enrolled_phone(open_tab, browser, server, "备用手机")
     page = tab.page
-    sign_in(page, server, "zhen.agent1", then="/agent/enrol")
-    page.get_by_label("登记码").fill(code)
-    page.get_by_label("手机名称").fill("备用手机")
-    page.get_by_role("button", name="生成密钥并登记").click()
-    expect(page.locator("[data-device-status]")).to_contain_text("登记成功")
-    page.goto(server.url("/agent/outbox"))
-    set_pin(page, PIN)
-    expect(page.locator("[data-vault-gate]")).to_be_hidden()  # the vault is open
-    me = page.evaluate("fetch('/api/me').then((r) => r.json())")
     item = page.evaluate("fetch('/api/catalog').then((r) => r.json())")["items"][0]["id"]
     page.evaluate(READY_CASE, [static_url("js/drafts.js"), me["id"], item])
     sync_now(page)
@@ -286,18 +297,8 @@ def test_a_case_sealed_twice_at_once_is_opened_once(
     open_tab: OpenTab, township_server: TownshipServer, browser: Browser
 ) -> None:
     server, name = township_server, "孙两封"
-    code = device_code(browser, server, agent="zhen.agent1", name="刘大山")
-    tab = open_tab(width=412, height=915, mobile=True)
+    tab, me = enrolled_phone(open_tab, browser, server, "双封手机")
     page = tab.page
-    sign_in(page, server, "zhen.agent1", then="/agent/enrol")
-    page.get_by_label("登记码").fill(code)
-    page.get_by_label("手机名称").fill("双封手机")
-    page.get_by_role("button", name="生成密钥并登记").click()
-    expect(page.locator("[data-device-status]")).to_contain_text("登记成功")
-    page.goto(server.url("/agent/outbox"))
-    set_pin(page, PIN)
-    expect(page.locator("[data-vault-gate]")).to_be_hidden()
-    me = page.evaluate("fetch('/api/me').then((r) => r.json())")
     items = page.evaluate("fetch('/api/catalog').then((r) => r.json())")["items"]
     (item,) = [i["id"] for i in items if i["name"] == ITEM]
     raced = page.evaluate(SEALED_TWICE, [me["id"], item, name, ID_NUMBER])
