@@ -21,6 +21,7 @@ from server.errors import EXCEPTION_HANDLERS, csrf_rejected
 from server.nodes.keys import ensure_node_keys, load_keyring
 from server.notify.badge import UnreadCountMiddleware
 from server.notify.jobs import background_notify
+from server.notify.push import load_push_config
 from server.notify.vapid import ensure_vapid_key
 from server.relay.background import background_sync
 from server.relay.clock import seed_clock_at_start
@@ -40,8 +41,9 @@ log = logging.getLogger("yichuang")
 def create_app(
     settings: Settings, *, sync_loop: bool = False, notify_loop: bool = False
 ) -> Starlette:
+    push = load_push_config(settings)  # a bad [push] hosts stops the start, not a request
     db = Database(settings.effective_database_url)
-    api = create_api(settings=settings, db=db)
+    api = create_api(settings=settings, db=db, push=push)
     if "vendor/htmx.min.js" not in ASSETS:
         log.warning("htmx is not installed (pwa/node_modules): pages work, but without htmx")
 
@@ -77,6 +79,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.push = push
     app.state.cipher = FieldCipher(settings.data_key)
     ensure_node_keys(settings.data_dir)
     app.state.node_keys = load_keyring(settings.data_dir)

@@ -27,6 +27,7 @@ from server.cases.machine import TransitionRefused
 from server.crypto.fields import FieldCipher
 from server.db import Database
 from server.forms import ValidationFailed
+from server.notify.push import PushConfig
 from server.settings import Settings
 
 DETAILS = {
@@ -116,9 +117,16 @@ def _on_invalid(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     return _problem(422, detail, {"errors": errors})
 
 
-def create_api(*, settings: Settings, db: Database) -> Litestar:
+def create_api(*, settings: Settings, db: Database, push: PushConfig) -> Litestar:
     return Litestar(
-        state=State({"settings": settings, "db": db, "cipher": FieldCipher(settings.data_key)}),
+        state=State(
+            {
+                "settings": settings,
+                "db": db,
+                "cipher": FieldCipher(settings.data_key),
+                "push": push,  # node.toml's [push]: the push services subscriptions may name
+            }
+        ),
         route_handlers=[
             health.health,
             me.me,

@@ -3,7 +3,8 @@
 GET /api/notifications/count is what a page polls when server-sent events fail; GET
 /api/notifications is what the service worker fetches on every sync. The push endpoints tie a
 browser's subscription to the signed-in user; like every unsafe request from a browser they
-need the session's CSRF token (the `X-CSRF-Token` header).
+need the session's CSRF token (the `X-CSRF-Token` header). An endpoint outside node.toml's
+`[push] hosts` (read at start-up into the app's state) is refused with 422 under `endpoint`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 from server.auth.access import NotFound, current_user
 from server.db import Database
 from server.notify.models import KINDS
-from server.notify.push import do_subscribe_push, do_unsubscribe_push
+from server.notify.push import PushConfig, do_subscribe_push, do_unsubscribe_push
 from server.notify.queries import notification_page, unread_count
 from server.notify.vapid import ensure_vapid_key, public_key_b64
 from server.settings import Settings
@@ -58,7 +59,9 @@ class SubscriptionKeys(BaseModel):
 class SubscriptionIn(BaseModel):
     """浏览器 PushSubscription.toJSON() 的内容。"""
 
-    endpoint: str = Field(description="推送服务地址（https）")
+    endpoint: str = Field(
+        description="推送服务地址：https，须属于 node.toml 的 [push] hosts（默认为各浏览器的）"
+    )
     keys: SubscriptionKeys
 
 
@@ -120,7 +123,10 @@ async def push_key(request: Request[Any, Any, Any]) -> PushKey:
 @post(
     "/push/subscriptions",
     summary="订阅推送",
-    description="把本浏览器的推送订阅登记到当前用户名下（同一地址再次登记则更新）。",
+    description=(
+        "把本浏览器的推送订阅登记到当前用户名下（同一地址再次登记则更新）。"
+        "推送地址不属于 node.toml 的 [push] hosts 时返回 422。"
+    ),
     tags=["push"],
     status_code=201,
 )
@@ -128,9 +134,11 @@ async def push_subscribe(
     request: Request[Any, Any, Any], data: JSONBody[SubscriptionIn]
 ) -> SubscriptionGone:
     user = current_user(request)
+    push = cast(PushConfig, request.app.state.push)
     async with _db(request).session() as session:
         row = await do_subscribe_push(
             session,
+            hosts=push.hosts,
             user_id=user.uid,
             endpoint=data.endpoint,
             p256dh=data.keys.p256dh,

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -22,10 +21,10 @@ from server.crypto.fields import FieldCipher
 from server.db import Database
 from server.notify.deadlines import do_notify_deadlines
 from server.notify.gateways import SmsGateway, load_gateway
-from server.notify.push import PushReport, send_due_pushes
+from server.notify.push import PushConfig, PushReport, load_push_config, send_due_pushes
 from server.notify.sms import SmsReport, send_due_sms
 from server.notify.vapid import ensure_vapid_key
-from server.settings import SETTINGS_FILE, Settings
+from server.settings import Settings
 
 log = logging.getLogger("yichuang.notify")
 TICK_S = 15.0
@@ -39,29 +38,16 @@ class JobReport:
     sms: SmsReport = field(default_factory=SmsReport)
 
 
-def push_subject(settings: Settings) -> str:
-    """The VAPID `sub` claim: node.toml's `[push] subject`, else the public https address."""
-    path = settings.data_dir / SETTINGS_FILE
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    except tomllib.TOMLDecodeError:
-        raw = {}
-    subject = str(raw.get("push", {}).get("subject", ""))
-    if subject.startswith(("mailto:", "https://")):
-        return subject
-    if settings.public_url.startswith("https://"):
-        return settings.public_url
-    return "mailto:admin@yichuang.invalid"
-
-
 async def run_once(
     db: Database,
     cipher: FieldCipher,
     settings: Settings,
     *,
     gateway: SmsGateway | None = None,
+    push: PushConfig | None = None,
     deadlines: bool = True,
 ) -> JobReport:
+    """One round; the gateway and `[push]` come from node.toml when not given."""
     report = JobReport()
     if deadlines:
         async with db.session() as session:
@@ -69,7 +55,7 @@ async def run_once(
                 session, here=settings.region_code, role=settings.role
             )
     report.pushes = await send_due_pushes(
-        db, ensure_vapid_key(settings.data_dir), subject=push_subject(settings)
+        db, ensure_vapid_key(settings.data_dir), config=push or load_push_config(settings)
     )
     report.sms = await send_due_sms(db, cipher, gateway or load_gateway(settings.data_dir))
     return report
@@ -80,6 +66,7 @@ async def background_notify(app: Starlette) -> AsyncIterator[None]:
     """The job as a task of the served app's lifespan, cancelled cleanly at shutdown."""
     settings: Settings = app.state.settings
     gateway = load_gateway(settings.data_dir)
+    push: PushConfig = app.state.push  # read by create_app, like the API's subscriptions
 
     async def loop() -> None:
         next_deadlines = 0.0
@@ -87,7 +74,12 @@ async def background_notify(app: Starlette) -> AsyncIterator[None]:
             due = time.monotonic() >= next_deadlines
             try:
                 await run_once(
-                    app.state.db, app.state.cipher, settings, gateway=gateway, deadlines=due
+                    app.state.db,
+                    app.state.cipher,
+                    settings,
+                    gateway=gateway,
+                    push=push,
+                    deadlines=due,
                 )
             except Exception:  # a bad round must not end the loop; the next one tries again
                 log.exception("notification job failed")

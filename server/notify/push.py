@@ -7,13 +7,38 @@ timeout, outside any request: a push service that is slow or unreachable (Google
 mainland China) never delays a page. A 404 or 410 means the subscription is gone: it is
 deleted. Other failures are retried with exponential backoff and full jitter
 (sync/backoff.py), a numeric Retry-After being respected, until `MAX_ATTEMPTS`.
+
+The endpoint is the browser's to choose, so any signed-in user can name one: the server
+POSTs only to the push services of node.toml's `[push] hosts` (`DEFAULT_HOSTS`, the
+browsers' own, when absent), or it would POST from inside the government network to
+whatever address a user typed. `endpoint_problem` decides, at subscribe time and again
+before every send (a row stored before the list was tightened is deleted unsent, counted
+as pruned); the HTTP client checks each request again, so a redirect cannot leave the list.
+An endpoint is allowed when:
+
+- its scheme is https and its host equals a listed name or is a subdomain of one, on a dot
+  boundary (`evilfcm.googleapis.com` is not `fcm.googleapis.com`); IP addresses and
+  `localhost` match only exactly;
+- it has no user name or password (`user@host`) and no port other than 443;
+- plain http and any port only for a loopback host that is itself listed (`127.0.0.1`,
+  `::1`, `localhost`): a stand-in push service on the same machine, for tests.
+
+```toml
+[push]
+subject = "mailto:admin@qingshan.gov.cn"   # VAPID contact; default: public_url if https
+hosts = ["fcm.googleapis.com", "updates.push.services.mozilla.com"]   # [] turns push off
+```
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import logging
+import re
+import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +55,7 @@ from server.db import Database, utcnow
 from server.forms import ValidationFailed
 from server.notify.actions import unread_count
 from server.notify.models import PushDelivery, PushSubscription
+from server.settings import SETTINGS_FILE, Settings, SettingsError
 from sync.backoff import Backoff
 
 log = logging.getLogger("yichuang.push")
@@ -40,6 +66,73 @@ MAX_ATTEMPTS = 6
 LEASE = dt.timedelta(minutes=1)
 BACKOFF = Backoff(base=30.0, cap=3600.0)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+DEFAULT_HOSTS = (
+    "fcm.googleapis.com",  # Chrome, Chromium and Edge on Android
+    "android.googleapis.com",  # older Chrome
+    "updates.push.services.mozilla.com",  # Firefox
+    "notify.windows.com",  # Edge on Windows (WNS: <region>.notify.windows.com)
+    "push.apple.com",  # Safari (web.push.apple.com)
+)
+HOST_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
+NOT_ALLOWED = "推送地址不属于允许的推送服务（node.toml 的 [push] hosts）"
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    """node.toml's `[push]`: the VAPID contact and the push services the job may POST to."""
+
+    subject: str
+    hosts: tuple[str, ...] = DEFAULT_HOSTS
+
+
+def _hosts(path: object, value: object) -> tuple[str, ...]:
+    example = '例如 hosts = ["fcm.googleapis.com", "updates.push.services.mozilla.com"]'
+    if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+        raise SettingsError(
+            f"{path}: [push] hosts 应是推送服务主机名（字符串）的列表，{example}；现在是 {value!r}"
+        )
+    hosts = tuple(entry.strip().lower() for entry in value)
+    for entry in hosts:
+        if not (HOST_NAME.fullmatch(entry) or _ip(entry)):
+            raise SettingsError(
+                f"{path}: [push] hosts 里的 {entry!r} 不是主机名：只写主机名，"
+                f"不带 https://、端口或路径，{example}"
+            )
+    return hosts
+
+
+def load_push_config(settings: Settings) -> PushConfig:
+    """node.toml's `[push]` (the one place it is read); a bad `hosts` is a SettingsError."""
+    path = settings.data_dir / SETTINGS_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} 格式有误：{exc}") from exc
+    push = raw.get("push", {})
+    if not isinstance(push, dict):
+        raise SettingsError(f"{path}: push 应是一个表，写成单独一行 [push]，下面是它的各项")
+    subject = str(push.get("subject", ""))
+    if not subject.startswith(("mailto:", "https://")):
+        subject = settings.public_url if settings.public_url.startswith("https://") else ""
+    return PushConfig(
+        subject=subject or "mailto:admin@yichuang.invalid",
+        hosts=_hosts(path, push["hosts"]) if "hosts" in push else DEFAULT_HOSTS,
+    )
+
+
+def _ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def host_allowed(host: str, hosts: Sequence[str]) -> bool:
+    """A listed host, or a subdomain of a listed name (IP addresses and localhost: exactly)."""
+    return any(
+        host == h or (h != "localhost" and not _ip(h) and host.endswith("." + h)) for h in hosts
+    )
 
 
 def push_payload(count: int, link: str) -> str:
@@ -47,22 +140,42 @@ def push_payload(count: int, link: str) -> str:
     return json.dumps({"count": count, "link": link}, separators=(",", ":"))
 
 
-def endpoint_problem(endpoint: str) -> str:
-    """A push service's endpoint is HTTPS (plain HTTP only on this very machine)."""
+def endpoint_problem(endpoint: str, hosts: Sequence[str]) -> str:
+    """Why the server must not POST to this endpoint ('' when it may: the module's rules)."""
     parts = urlsplit(endpoint)
-    if len(endpoint) > 1000 or not parts.netloc:
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
         return "推送地址不正确"
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK):
-        return ""
-    return "推送地址须是 https:// 开头"
+    host = parts.hostname or ""
+    if len(endpoint) > 1000 or not host or not endpoint.isascii() or not endpoint.isprintable():
+        return "推送地址不正确"
+    if " " in endpoint or "\\" in endpoint:  # parsers disagree on these: none in a real one
+        return "推送地址不正确"
+    loopback = host in LOOPBACK
+    if not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        return "推送地址须是 https:// 开头"
+    if "@" in parts.netloc:
+        return "推送地址不能含用户名或密码（@ 前的部分）"
+    if not host_allowed(host, hosts):
+        return NOT_ALLOWED
+    if port not in (None, 443) and not loopback:
+        return "推送地址不能带端口号（推送服务都用 https 的默认端口）"
+    return ""
 
 
 async def do_subscribe_push(
-    session: AsyncSession, *, user_id: int, endpoint: str, p256dh: str, auth: str
+    session: AsyncSession,
+    *,
+    hosts: Sequence[str],
+    user_id: int,
+    endpoint: str,
+    p256dh: str,
+    auth: str,
 ) -> PushSubscription:
-    """Record (or hand over to this user) a browser's subscription."""
+    """Record (or hand over to this user) a browser's subscription to an allowed push service."""
     errors: dict[str, str] = {}
-    if problem := endpoint_problem(endpoint):
+    if problem := endpoint_problem(endpoint, hosts):
         errors["endpoint"] = problem
     if not 40 <= len(p256dh) <= 200:
         errors["keys.p256dh"] = "浏览器公钥格式不对"
@@ -109,15 +222,36 @@ def _due(now: dt.datetime) -> Any:
     )
 
 
+def _only_to(hosts: Sequence[str]) -> aiohttp.ClientMiddlewareType:
+    """Every request of the job's client, a redirect's too, goes to an allowed push service."""
+
+    async def check(
+        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        if problem := endpoint_problem(str(request.url), hosts):
+            log.warning("push request to %s refused: %s", request.url.host, problem)
+            raise aiohttp.InvalidURL(request.url, problem)
+        return await handler(request)
+
+    return check
+
+
+async def _prune(session: AsyncSession, subscription_id: int | None) -> None:
+    await session.exec(
+        delete(PushDelivery).where(col(PushDelivery.subscription_id) == subscription_id)
+    )
+    await session.exec(delete(PushSubscription).where(col(PushSubscription.id) == subscription_id))
+
+
 async def send_due_pushes(
     db: Database,
     key: ec.EllipticCurvePrivateKey,
     *,
-    subject: str,
+    config: PushConfig,
     now: dt.datetime | None = None,
     limit: int = 100,
 ) -> PushReport:
-    """Send every push that is due (see the module's rules)."""
+    """Send every push that is due, to allowed push services only (see the module's rules)."""
     report = PushReport()
     now = now or utcnow()
     vapid = Vapid(private_key=key)
@@ -127,9 +261,9 @@ async def send_due_pushes(
     if not ids:
         return report
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
+    async with aiohttp.ClientSession(timeout=timeout, middlewares=[_only_to(config.hosts)]) as http:
         for delivery_id in ids:
-            await _send_one(db, http, vapid, subject, delivery_id, now, report)
+            await _send_one(db, http, vapid, config, delivery_id, now, report)
     return report
 
 
@@ -137,7 +271,7 @@ async def _send_one(
     db: Database,
     http: aiohttp.ClientSession,
     vapid: Vapid,
-    subject: str,
+    config: PushConfig,
     delivery_id: int,
     now: dt.datetime,
     report: PushReport,
@@ -157,6 +291,16 @@ async def _send_one(
         )
         if delivery is None or subscription is None:
             return
+        if problem := endpoint_problem(subscription.endpoint, config.hosts):
+            # Stored before [push] hosts was tightened (or before there was a list at all).
+            await _prune(session, subscription.id)
+            await session.commit()
+            host = urlsplit(subscription.endpoint).hostname
+            log.warning(
+                "push subscription=%s to %s deleted unsent: %s", subscription.id, host, problem
+            )
+            report.pruned += 1
+            return
         count = await unread_count(session, subscription.user_id)
     payload = push_payload(count, delivery.link)
     info = {
@@ -169,7 +313,7 @@ async def _send_one(
             info,
             data=payload,
             vapid_private_key=vapid,
-            vapid_claims={"sub": subject},
+            vapid_claims={"sub": config.subject},
             content_encoding="aes128gcm",
             ttl=TTL_S,
             headers={"Urgency": URGENCY},
@@ -193,12 +337,7 @@ async def _send_one(
         return
     async with db.session() as session:
         if status in (404, 410):  # the browser unsubscribed or the subscription expired
-            await session.exec(
-                delete(PushDelivery).where(col(PushDelivery.subscription_id) == subscription.id)
-            )
-            await session.exec(
-                delete(PushSubscription).where(col(PushSubscription.id) == subscription.id)
-            )
+            await _prune(session, subscription.id)
             report.pruned += 1
         elif delivery.attempts + 1 >= MAX_ATTEMPTS:
             await session.exec(delete(PushDelivery).where(col(PushDelivery.id) == delivery_id))

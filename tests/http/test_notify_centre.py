@@ -9,13 +9,16 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.app import create_app
 from server.auth.models import Role, User
 from server.catalog.models import CatalogItemVersion
 from server.notify import views
 from server.notify.actions import do_notify
 from server.notify.models import Notification, PushSubscription
-from tests.conftest import csrf_of, post_form, signed_in
-from tests.factories import Personas, make_item
+from server.notify.push import NOT_ALLOWED
+from server.settings import Settings, SettingsError
+from tests.conftest import csrf_of, post_form, running, signed_in
+from tests.factories import Personas, make_item, make_personas
 from tests.notify_support import told
 
 BADGE = re.compile(r'<span id="notify-count" class="badge"( hidden)?>(\d+)</span>')
@@ -208,8 +211,8 @@ async def test_the_stream_and_the_api_need_a_session(app: Starlette, personas: P
         assert (await client.get("/api/notifications/count")).status_code == 401
 
 
-SUBSCRIPTION = {
-    "endpoint": "https://push.example.test/send/abc",
+SUBSCRIPTION = {  # Chrome's push service, allowed when node.toml has no [push] hosts
+    "endpoint": "https://fcm.googleapis.com/fcm/send/abc:APA91bExample",
     "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
 }
 
@@ -226,7 +229,7 @@ async def test_push_subscriptions_belong_to_the_user(app: Starlette, personas: P
         headers = {"X-CSRF-Token": token}
         created = await client.post("/api/push/subscriptions", json=SUBSCRIPTION, headers=headers)
         assert created.status_code == 201, created.text
-        bad = {**SUBSCRIPTION, "endpoint": "http://push.example.test/x"}
+        bad = {**SUBSCRIPTION, "endpoint": "http://fcm.googleapis.com/fcm/send/x"}
         invalid = await client.post("/api/push/subscriptions", json=bad, headers=headers)
         assert invalid.status_code == 422 and "https" in invalid.json()["errors"]["endpoint"]
     async with signed_in(app, lead.username) as client:
@@ -249,3 +252,78 @@ async def test_push_subscriptions_belong_to_the_user(app: Starlette, personas: P
         assert gone.status_code == 204
     async with app.state.db.session() as session:
         assert (await session.exec(select(PushSubscription))).all() == []
+
+
+# Addresses inside the government network, or names only looking like a push service's: the
+# job would POST to them from the server. Refused when subscribing, so never a request.
+REFUSED = {
+    "https://10.0.0.5/admin": NOT_ALLOWED,
+    "https://county-internal/api/x": NOT_ALLOWED,
+    "https://127.0.0.1/x": NOT_ALLOWED,  # loopback only when listed
+    "https://localhost/": NOT_ALLOWED,
+    "http://127.0.0.1:8000/x": NOT_ALLOWED,
+    "https://fcm.googleapis.com.evil.test/x": NOT_ALLOWED,
+    "https://evilfcm.googleapis.com/x": NOT_ALLOWED,
+    "https://fcm.googleapis.com@10.0.0.5/x": "用户名",
+    "https://user@fcm.googleapis.com/x": "用户名",
+    "https://fcm.googleapis.com:8443/x": "端口",
+    "https://fcm.googleapis.com\\@10.0.0.5/x": "不正确",
+    "ftp://fcm.googleapis.com/x": "https://",
+}
+
+
+async def test_push_endpoints_outside_the_push_services_are_refused(
+    app: Starlette, personas: Personas
+) -> None:
+    async with signed_in(app, personas.township_officer.username) as client:
+        headers = {"X-CSRF-Token": await csrf_of(client, "/notifications")}
+        for endpoint, message in REFUSED.items():
+            answer = await client.post(
+                "/api/push/subscriptions",
+                json={**SUBSCRIPTION, "endpoint": endpoint},
+                headers=headers,
+            )
+            assert answer.status_code == 422, (endpoint, answer.text)
+            assert message in answer.json()["errors"]["endpoint"], endpoint
+        for endpoint in (  # the browsers' own push services, as their endpoints look
+            "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABexample",
+            "https://wns2-par02p.notify.windows.com/w/?token=BQYAAAexample%3d",
+            "https://web.push.apple.com/QGuQyavXutnMH4example",
+        ):
+            answer = await client.post(
+                "/api/push/subscriptions",
+                json={**SUBSCRIPTION, "endpoint": endpoint},
+                headers=headers,
+            )
+            assert answer.status_code == 201, (endpoint, answer.text)
+    async with app.state.db.session() as session:
+        stored = {row.endpoint for row in (await session.exec(select(PushSubscription))).all()}
+    assert len(stored) == 3 and not stored & set(REFUSED)
+
+
+def add_push_table(settings: Settings, table: str) -> None:
+    node_toml = settings.data_dir / "node.toml"
+    node_toml.write_text(node_toml.read_text(encoding="utf-8") + table, encoding="utf-8")
+
+
+async def test_node_toml_push_hosts_replace_the_browsers_services(settings: Settings) -> None:
+    add_push_table(settings, '\n[push]\nhosts = ["push.example.test"]\n')
+    async with running(settings) as app:
+        personas = await make_personas(app)
+        async with signed_in(app, personas.township_officer.username) as client:
+            headers = {"X-CSRF-Token": await csrf_of(client, "/notifications")}
+
+            async def subscribe(endpoint: str) -> int:
+                body = {**SUBSCRIPTION, "endpoint": endpoint}
+                answer = await client.post("/api/push/subscriptions", json=body, headers=headers)
+                return answer.status_code
+
+            assert await subscribe("https://push.example.test/send/abc") == 201
+            assert await subscribe("https://eu.push.example.test/send/abc") == 201
+            assert await subscribe("https://fcm.googleapis.com/fcm/send/abc") == 422
+
+
+def test_a_bad_push_hosts_stops_the_start(settings: Settings) -> None:
+    add_push_table(settings, '\n[push]\nhosts = "fcm.googleapis.com"\n')
+    with pytest.raises(SettingsError, match=r"\[push\] hosts 应是推送服务主机名"):
+        create_app(settings)

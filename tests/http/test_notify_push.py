@@ -1,6 +1,8 @@
 """Web Push against a stand-in push service on loopback that checks what a real one would:
 the VAPID JWT (ES256, RFC 8292) against the node's public key, and the RFC 8291 `aes128gcm`
 payload, decrypted with `http_ece` and the subscription's keys. Then 410 prunes, 500 retries.
+The stand-in is reached only because 127.0.0.1 is listed in `[push] hosts`; a subscription
+that the list no longer allows is deleted unsent, and a redirect off the list is not followed.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import os
 import threading
 import time
@@ -25,12 +28,14 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from server.notify.actions import do_notify
+from server.notify.jobs import run_once
 from server.notify.models import PushDelivery, PushSubscription
-from server.notify.push import do_subscribe_push, send_due_pushes
+from server.notify.push import DEFAULT_HOSTS, PushConfig, do_subscribe_push, send_due_pushes
 from server.notify.vapid import ensure_vapid_key, public_key_b64
 from tests.factories import Personas
 
 SUBJECT = "mailto:admin@qingshan.test"
+STAND_IN = ("127.0.0.1",)  # [push] hosts that let the job reach the stand-in
 
 
 def b64url_decode(text: str) -> bytes:
@@ -50,11 +55,13 @@ class Received:
 
 @dataclass
 class PushService:
-    """Answers each POST with the next status of `statuses` (201 when they run out)."""
+    """Answers each POST with the next status of `statuses` (201 when they run out); a 3xx
+    sends the browser on to `location`."""
 
     server: ThreadingHTTPServer
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    location: str = ""
 
     @property
     def origin(self) -> str:
@@ -78,6 +85,8 @@ def push_service() -> Iterator[PushService]:
             )
             status = service.statuses.pop(0) if service.statuses else 201
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", service.location)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -117,6 +126,7 @@ async def subscribe(app: Starlette, user_id: int, endpoint: str, browser: Browse
     async with app.state.db.session() as session:
         await do_subscribe_push(
             session,
+            hosts=STAND_IN,
             user_id=user_id,
             endpoint=endpoint,
             p256dh=browser.p256dh,
@@ -138,9 +148,12 @@ async def tell(app: Starlette, user_id: int, key: str) -> None:
         await session.commit()
 
 
-async def send(app: Starlette, now: dt.datetime | None = None) -> Any:
+async def send(
+    app: Starlette, now: dt.datetime | None = None, hosts: tuple[str, ...] = STAND_IN
+) -> Any:
     key = ensure_vapid_key(app.state.settings.data_dir)
-    return await send_due_pushes(app.state.db, key, subject=SUBJECT, now=now)
+    config = PushConfig(subject=SUBJECT, hosts=hosts)
+    return await send_due_pushes(app.state.db, key, config=config, now=now)
 
 
 def check_vapid(received: Received, public_key: str, audience: str) -> dict[str, Any]:
@@ -228,3 +241,67 @@ async def test_a_failing_push_service_is_retried_with_backoff(
     assert later.sent == 1 and len(push_service.received) == 2
     async with app.state.db.session() as session:
         assert (await session.exec(select(PushSubscription))).first() is not None
+
+
+async def test_a_subscription_the_list_no_longer_allows_is_deleted_unsent(
+    app: Starlette,
+    personas: Personas,
+    push_service: PushService,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clerk = personas.township_officer
+    await subscribe(app, clerk.uid, f"{push_service.origin}/old", new_browser())
+    await tell(app, clerk.uid, "one")
+    with caplog.at_level(logging.WARNING, logger="yichuang.push"):
+        report = await send(app, hosts=DEFAULT_HOSTS)  # the list tightened since
+    assert (report.sent, report.retried, report.pruned) == (0, 0, 1)
+    assert push_service.received == []  # not one request
+    assert "deleted unsent" in caplog.text and "127.0.0.1" in caplog.text
+    async with app.state.db.session() as session:
+        assert (await session.exec(select(PushSubscription))).all() == []
+        assert (await session.exec(select(PushDelivery))).all() == []
+
+
+async def test_node_toml_push_hosts_decides_where_the_job_sends(
+    app: Starlette, personas: Personas, push_service: PushService
+) -> None:
+    """The job as `yichuang notify --once` runs it: [push] read from node.toml every round."""
+    settings = app.state.settings
+    node_toml = settings.data_dir / "node.toml"
+    original = node_toml.read_text(encoding="utf-8")
+    node_toml.write_text(
+        original + f'\n[push]\nsubject = "{SUBJECT}"\nhosts = ["127.0.0.1"]\n', encoding="utf-8"
+    )
+    clerk = personas.township_officer
+    await subscribe(app, clerk.uid, f"{push_service.origin}/listed", new_browser())
+    await tell(app, clerk.uid, "one")
+    first = await run_once(app.state.db, app.state.cipher, settings, deadlines=False)
+    assert first.pushes.sent == 1
+    public = public_key_b64(ensure_vapid_key(settings.data_dir))
+    check_vapid(push_service.received[0], public, push_service.origin)  # node.toml's subject
+    node_toml.write_text(
+        original + f'\n[push]\nsubject = "{SUBJECT}"\nhosts = ["fcm.googleapis.com"]\n',
+        encoding="utf-8",
+    )
+    await tell(app, clerk.uid, "two")
+    second = await run_once(app.state.db, app.state.cipher, settings, deadlines=False)
+    assert (second.pushes.sent, second.pushes.pruned) == (0, 1)
+    assert len(push_service.received) == 1
+
+
+async def test_a_redirect_off_the_list_is_not_followed(
+    app: Starlette, personas: Personas, push_service: PushService
+) -> None:
+    clerk = personas.township_officer
+    await subscribe(app, clerk.uid, f"{push_service.origin}/moved", new_browser())
+    port = push_service.server.server_address[1]
+    # The same stand-in under a name the list does not hold: following would reach it again.
+    push_service.statuses = [307]
+    push_service.location = f"http://localhost:{port}/elsewhere"
+    await tell(app, clerk.uid, "one")
+    report = await send(app)
+    assert (report.sent, report.retried) == (0, 1)
+    assert [r.path for r in push_service.received] == ["/moved"]
+    async with app.state.db.session() as session:
+        (pending,) = (await session.exec(select(PushDelivery))).all()
+    assert pending.attempts == 1  # a failure like any other: retried, then given up
