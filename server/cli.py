@@ -25,6 +25,8 @@ from server.forms import ValidationFailed
 from server.nodes.cli import add_node_commands
 from server.nodes.keys import ensure_node_keys
 from server.notify.cli import add_notify_commands
+from server.notify.gateways import load_gateway
+from server.notify.push import load_push_config
 from server.notify.vapid import ensure_vapid_key
 from server.org.actions import do_ensure_node_units, do_ensure_org_unit
 from server.org.codes import RegionCodeError, level_of, normalise, within
@@ -106,6 +108,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = load_settings(args.data) if args.no_migrate else _prepare(args)
+    # node.toml's optional tables, read again by the app: a mistake is told here, in Chinese,
+    # rather than as a traceback from inside the server.
+    load_push_config(settings)
+    load_gateway(settings.data_dir)
     os.environ["YICHUANG_DATA"] = str(settings.data_dir)
     host, port = args.host or settings.host, args.port or settings.port
     print(f"{settings.name} 正在 http://{host}:{port}/ 运行（Ctrl+C 停止）", flush=True)

@@ -100,3 +100,21 @@ def test_missing_data_directory_is_explained(tmp_path: Path) -> None:
     result = run("migrate", data=tmp_path / "none")
     assert result.returncode == 2
     assert "yichuang init" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ('[push]\nhosts = "fcm.googleapis.com"\n', "[push] hosts"),
+        ('[sms]\ngateway = "carrier-pigeon"\n', "[sms] gateway"),
+    ],
+)
+def test_serve_explains_a_wrong_table_in_node_toml(tmp_path: Path, table: str, named: str) -> None:
+    data = tmp_path / "node"
+    init = run("init", "--role", "township", "--region", "990102101", "--name", "测试镇", data=data)
+    assert init.returncode == 0, init.stderr
+    with (data / "node.toml").open("a", encoding="utf-8") as toml:
+        toml.write(table)
+    result = run("serve", "--port", "9", data=data)  # refused before it would listen
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr and "Traceback" not in result.stderr
