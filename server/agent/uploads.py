@@ -18,6 +18,12 @@ idempotent (one row per agent, draft, material and hash) and so is every PUT, so
 lost the answer simply asks again. The phone's draft has no case on the server yet: the
 outbox flush links its finished uploads to the case it creates (`do_link_uploads`).
 
+What waits for a case is bounded (server/agent/upload_limits.py): an agent's uploads no case
+has linked may declare `UNSENT_QUOTA_BYTES` (200 MB) in all, beyond which a declaration is a
+422 under `size` (re-declaring an upload that exists always answers); and an unlinked upload
+untouched for `STALE_AFTER` (30 days) is removed by the job loop, with its file's chunks when
+no other upload, case or held event needs that file.
+
 Only a village agent may upload, and only to their own uploads: another's upload id is the
 same 404 as none. The agent is known by the session (with the `X-CSRF-Token` header), or by
 the phone's enrolled device key (server/agent/devices.py), so that photos still go up when
@@ -54,6 +60,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 
 from server.agent.devices import device_sender
+from server.agent.upload_limits import UNSENT_QUOTA_MB, quota_problem
 from server.attachments.media import MEDIA_NAMES, MEDIA_TYPES, sniff_media_type
 from server.attachments.models import Attachment, AttachmentUpload
 from server.attachments.store import (
@@ -194,7 +201,8 @@ def declaration_problems(data: UploadIn) -> dict[str, str]:
 
 async def _answer(session: AsyncSession, upload: AttachmentUpload) -> UploadOut:
     attachment = await session.get(Attachment, upload.sha256)
-    assert attachment is not None  # noqa: S101  declared before the upload row, never deleted
+    if attachment is None:  # the clean-up dropped the upload and its file just now
+        raise NotFound(NOT_FOUND)
     missing = await missing_chunks(session, upload.sha256)
     return UploadOut(
         id=upload.id,
@@ -226,7 +234,8 @@ async def do_declare_upload(
     """Declare the file (once for all who send it) and the agent's upload of it (idempotent)."""
     if errors := declaration_problems(data):
         raise ValidationFailed(errors)
-    existing = await session.get(Attachment, data.sha256)
+    # Locked (PostgreSQL) against the clean-up dropping the file between here and the insert.
+    existing = await session.get(Attachment, data.sha256, with_for_update=True)
     if existing is not None and (existing.size, existing.media_type) != (
         data.size,
         data.media_type,
@@ -234,6 +243,17 @@ async def do_declare_upload(
         raise ValidationFailed(
             {"sha256": "这个 SHA-256 已登记为另一种大小或类型的文件，请核对照片后重新上传"}
         )
+    key = (
+        col(AttachmentUpload.user_id) == actor.uid,
+        col(AttachmentUpload.draft_id) == data.draft_id,
+        col(AttachmentUpload.material) == data.material,
+        col(AttachmentUpload.sha256) == data.sha256,
+    )
+    found = (await session.exec(select(AttachmentUpload).where(*key))).first()
+    if found is not None:  # its file is declared already, with these facts
+        return found
+    if problem := await quota_problem(session, actor, data.size):
+        raise ValidationFailed({"size": problem})
     chunk_size = existing.chunk_size if existing is not None else CHUNK_BYTES
     await declare_attachment(
         session,
@@ -242,15 +262,6 @@ async def do_declare_upload(
         media_type=data.media_type,
         chunk_size=chunk_size,
     )
-    key = (
-        col(AttachmentUpload.user_id) == actor.uid,
-        col(AttachmentUpload.draft_id) == data.draft_id,
-        col(AttachmentUpload.material) == data.material,
-        col(AttachmentUpload.sha256) == data.sha256,
-    )
-    found = (await session.exec(select(AttachmentUpload).where(*key))).first()
-    if found is not None:
-        return found
     upload = AttachmentUpload(
         id=secrets.token_hex(16),
         user_id=actor.uid,
@@ -271,7 +282,8 @@ async def do_store_upload_chunk(
 ) -> None:
     """Store one chunk (a repeat is a no-op) and commit; the last one has the file verified."""
     attachment = await session.get(Attachment, upload.sha256)
-    assert attachment is not None  # noqa: S101  declared before the upload row, never deleted
+    if attachment is None:  # the clean-up dropped the upload and its file just now
+        raise NotFound(NOT_FOUND)
     if idx == 0 and sniff_media_type(data) != attachment.media_type:
         shown = MEDIA_NAMES[attachment.media_type]
         raise ValidationFailed(
@@ -376,7 +388,10 @@ async def agent_upload_list(
 @post(
     "/agent/uploads",
     summary="登记一张照片的上传",
-    description="同一草稿、材料和 SHA-256 再次登记得到同一个上传；回答列出服务器还缺的分块。",
+    description=(
+        "同一草稿、材料和 SHA-256 再次登记得到同一个上传；回答列出服务器还缺的分块。"
+        f"还没随办件发送的照片合计超过 {UNSENT_QUOTA_MB} MB 时，新的登记被拒（422，size）。"
+    ),
     tags=["agent"],
     guards=[agent_only],
     status_code=200,

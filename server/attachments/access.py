@@ -9,10 +9,11 @@ hash reveals nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.attachments.store import is_complete
@@ -21,9 +22,10 @@ from server.auth.models import User
 from server.cases.access import access_case_by_id
 from server.cases.events import events_of, open_body
 from server.cases.models import CaseEvent, CaseRecord
-from server.crypto.fields import FieldCipher
+from server.crypto.fields import FieldCipher, FieldDecryptError
 
 NOT_FOUND = "没有找到这个扫描件"
+SCAN_BATCH = 500  # attach events opened at a time when looking for who names a file
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,33 @@ async def scans_of_case(
 ) -> list[LinkedScan]:
     events = await events_of(session, case_id)
     return linked_scans((e, open_body(cipher, e)) for e in events if e.kind == "attach")
+
+
+async def files_in_cases(
+    session: AsyncSession, cipher: FieldCipher, sha256s: Collection[str]
+) -> set[str]:
+    """Which of these files some case's `attach` event names. Every `attach` event is opened (a
+    body is sealed), a batch at a time; one that does not open might name any of them."""
+    wanted, named, after = set(sha256s), set[str](), ""
+    while wanted - named:
+        query = (
+            select(CaseEvent)
+            .where(CaseEvent.kind == "attach", col(CaseEvent.id) > after)
+            .order_by(col(CaseEvent.id))
+            .limit(SCAN_BATCH)
+        )
+        batch = (await session.exec(query)).all()
+        if not batch:
+            break
+        for event in batch:
+            try:
+                sha256 = open_body(cipher, event).get("sha256")
+            except (FieldDecryptError, ValueError):
+                return wanted
+            if sha256 in wanted:
+                named.add(sha256)
+        after = batch[-1].id
+    return named
 
 
 async def access_attachment_by_case(

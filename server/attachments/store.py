@@ -15,6 +15,10 @@ The only code that touches `attachment` and `attachment_chunk`. Invariants:
 - Reading checks the SHA-256 again at the end: what the database gives back is trusted only
   once it hashes to its name.
 
+- A file is dropped (`drop_attachments`: its chunks and its declaration) only by the clean-up of
+  agents' abandoned uploads (server/agent/upload_limits.py), and only once nothing names it:
+  no upload, no case's `attach` event, no event held for it.
+
 Nothing here commits: the caller's transaction decides, as with `append_event`. Nothing here
 checks who asks either: a file is reached only through a case (server/attachments/access.py).
 """
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
@@ -201,6 +205,28 @@ async def store_blob(
     for idx in range(attachment.chunk_count):
         await _put_chunk(session, cipher, attachment, idx, data[idx * step : (idx + 1) * step])
     return attachment
+
+
+async def lock_attachments(session: AsyncSession, sha256s: Collection[str]) -> list[str]:
+    """Lock these files' declarations (PostgreSQL; SQLite has one writer), in a fixed order so
+    that two callers cannot deadlock; the names of those declared here."""
+    query = (
+        select(Attachment.sha256)
+        .where(col(Attachment.sha256).in_(sorted(sha256s)))
+        .order_by(col(Attachment.sha256))
+        .with_for_update()
+    )
+    return list((await session.exec(query)).all())
+
+
+async def drop_attachments(session: AsyncSession, sha256s: Collection[str]) -> None:
+    """Delete these files' chunks and declarations. The caller has locked them
+    (`lock_attachments`) and made sure, after taking the locks, that nothing names them."""
+    if not sha256s:
+        return
+    names = col(AttachmentChunk.sha256).in_(sorted(sha256s))
+    await session.exec(delete(AttachmentChunk).where(names))
+    await session.exec(delete(Attachment).where(col(Attachment.sha256).in_(sorted(sha256s))))
 
 
 async def missing_chunks(session: AsyncSession, sha256: str) -> list[int]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from server.agent.upload_limits import STALE_AFTER
 from server.auth.models import User
 from server.crypto.fields import FieldCipher
 from server.db import Database, utcnow
@@ -24,7 +25,9 @@ Run = Callable[[Settings, Callable[[Database, FieldCipher], Awaitable[Any]]], An
 def add_notify_commands(
     commands: Any, *, prepare: Prepare, run: Run, fail: type[Exception]
 ) -> None:
-    notify = commands.add_parser("notify", help="运行一轮消息任务：期限预警、推送、短信")
+    notify = commands.add_parser(
+        "notify", help="运行一轮消息任务：期限预警、推送、短信，并清理过期的照片上传"
+    )
     notify.add_argument(
         "--once", action="store_true", required=True, help="只运行一轮（服务运行时会自动定时运行）"
     )
@@ -37,6 +40,8 @@ def add_notify_commands(
 
         report = run(settings, work)
         print(f"期限预警：新提醒 {report.deadlines} 个办件")
+        days = STALE_AFTER.days
+        print(f"照片清理：删除 {report.stale_uploads} 个 {days} 天未随办件发送的照片上传")
         p = report.pushes
         print(f"推送：发出 {p.sent}，待重试 {p.retried}，失效已删除 {p.pruned}，放弃 {p.given_up}")
         s = report.sms

@@ -3,7 +3,9 @@
 One round (`run_once`) is what `yichuang notify --once` runs and what the served app's loop
 runs every `TICK_S` seconds (deadline warnings every `DEADLINE_EVERY_S`). Every step claims its
 rows in the database, so several workers (or a CLI beside the server) never send one thing
-twice; nothing is kept in memory between rounds.
+twice; nothing is kept in memory between rounds. Being the app's one periodic loop, it also
+removes agents' photo uploads that no case took (server/agent/upload_limits.py), on the
+deadline warnings' cadence.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 
+from server.agent.upload_limits import do_remove_stale_uploads
 from server.crypto.fields import FieldCipher
 from server.db import Database
 from server.notify.deadlines import do_notify_deadlines
@@ -34,6 +37,7 @@ DEADLINE_EVERY_S = 300.0
 @dataclass
 class JobReport:
     deadlines: int = 0
+    stale_uploads: int = 0  # agents' photo uploads removed, no case having taken them
     pushes: PushReport = field(default_factory=PushReport)
     sms: SmsReport = field(default_factory=SmsReport)
 
@@ -46,6 +50,7 @@ async def run_once(
     gateway: SmsGateway | None = None,
     push: PushConfig | None = None,
     deadlines: bool = True,
+    stale_uploads: bool = True,
 ) -> JobReport:
     """One round; the gateway and `[push]` come from node.toml when not given."""
     report = JobReport()
@@ -54,6 +59,9 @@ async def run_once(
             report.deadlines = await do_notify_deadlines(
                 session, here=settings.region_code, role=settings.role
             )
+    if stale_uploads:
+        async with db.session() as session:
+            report.stale_uploads = await do_remove_stale_uploads(session, cipher)
     report.pushes = await send_due_pushes(
         db, ensure_vapid_key(settings.data_dir), config=push or load_push_config(settings)
     )
@@ -80,6 +88,7 @@ async def background_notify(app: Starlette) -> AsyncIterator[None]:
                     gateway=gateway,
                     push=push,
                     deadlines=due,
+                    stale_uploads=due,
                 )
             except Exception:  # a bad round must not end the loop; the next one tries again
                 log.exception("notification job failed")

@@ -90,6 +90,18 @@ async def awaited_attachments(
     return awaited
 
 
+async def held_files(session: AsyncSession, cipher: FieldCipher) -> set[str]:
+    """Every file an open hold's event names, whether it is complete here or still arriving:
+    the held event needs it when it is re-tried."""
+    named: set[str] = set()
+    for row in (await session.exec(_open_holds())).all():
+        event = _event_of(cipher, row)
+        body = event.get("body") if event else None
+        if event is not None and isinstance(body, dict):
+            named.update(referenced_attachments(str(event.get("kind", "")), body))
+    return named
+
+
 async def arriving(session: AsyncSession, case_id: str) -> int:
     """How many events of the case wait for their materials (0: none)."""
     query = select(func.count()).select_from(_open_holds(case_id).subquery())

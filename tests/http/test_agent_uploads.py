@@ -22,6 +22,7 @@ from server.attachments.access import scans_of_case
 from server.attachments.store import read_attachment
 from server.auth.models import Role
 from server.cases.actions import Intake
+from server.cases.models import CaseRecord
 from server.catalog.actions import do_set_claims
 from server.db import utcnow
 from sync.keys import NodeKeys
@@ -61,6 +62,19 @@ async def put_chunk(
     )
 
 
+async def agent_case(app: Starlette, personas: Personas) -> CaseRecord:
+    """A case the persona agent opens for the persona item (which the centre must claim)."""
+    assert personas.item is not None and personas.item.id is not None
+    intake = Intake(
+        item_id=personas.item.id,
+        channel="village_agent",
+        applicant_name="王秀兰",
+        applicant_id_type="resident_id",
+        applicant_id="11010519491231002X",
+    )
+    return await open_intake(app, personas.village_clerk, intake)
+
+
 async def test_a_photo_goes_up_in_chunks_resumes_and_is_linked_to_the_case(
     app: Starlette, personas: Personas
 ) -> None:
@@ -89,17 +103,7 @@ async def test_a_photo_goes_up_in_chunks_resumes_and_is_linked_to_the_case(
     async with app.state.db.session() as session:
         assert await read_attachment(session, app.state.cipher, upload["sha256"]) == PHOTO
         await do_set_claims(session=session, actor=personas.admin, item_ids={personas.item.id})
-    case = await open_intake(
-        app,
-        agent,
-        Intake(
-            item_id=personas.item.id,
-            channel="village_agent",
-            applicant_name="王秀兰",
-            applicant_id_type="resident_id",
-            applicant_id="11010519491231002X",
-        ),
-    )
+    case = await agent_case(app, personas)
     link = {"cipher": app.state.cipher, "settings": app.state.settings, "actor": agent}
     async with app.state.db.session() as session:
         events = await do_link_uploads(session=session, case=case, draft_id=DRAFT, **link)

@@ -1,0 +1,104 @@
+"""How much of the township's disk village agents' unsent photos may take.
+
+A photo goes up before its case (server/agent/uploads.py): the phone declares and fills an
+upload for its draft, and the outbox flush links it to the case made from the draft. Until then
+the upload belongs to no case, and the draft may never come (abandoned, the phone's data
+cleared, the phone lost or stolen but still enrolled). Two bounds keep that from filling the disk:
+
+- A quota per agent: the declared sizes of the agent's uploads that no case has linked (withdrawn
+  ones are deleted, so they do not count) add up to at most `UNSENT_QUOTA_BYTES`. A case has a
+  handful of photos of about 300 KB; 30 cases of an agent offline for days are some 50 MB, so
+  200 MB leaves room. A declaration beyond it is a 422 under `size`; re-declaring an upload that
+  exists is not a new one and is never refused. Two declarations at the same instant may both
+  pass: the overshoot is one photo each.
+- A retention: an unlinked upload untouched (declared, or completed) for `STALE_AFTER` is
+  removed by `do_remove_stale_uploads`, run by the served app's job loop (server/notify/jobs.py),
+  with its file when nothing else needs it. Files are content-addressed and may be shared: any
+  other upload (of any agent, linked or not), a case's `attach` event (a scan at the window, a
+  photo linked from another draft, a file from another node) or an event held until its file
+  is here (server/relay/holds.py) keeps the file. Those checks run after the files' rows are
+  locked: a declaration or a scan of the same file at that moment waits, then finds it either
+  kept or gone (and declares it anew); on PostgreSQL, that is. SQLite has one writer.
+
+A draft sent after its uploads were removed arrives without those photos, unless the phone
+declares them again (it does for a photo not marked sent; one marked sent it does not).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.attachments.access import files_in_cases
+from server.attachments.models import Attachment, AttachmentUpload
+from server.attachments.store import drop_attachments, lock_attachments
+from server.auth.models import User
+from server.crypto.fields import FieldCipher
+from server.db import utcnow
+from server.relay.holds import held_files
+
+log = logging.getLogger("yichuang.agent")
+UNSENT_QUOTA_BYTES = 200 * 1024 * 1024
+UNSENT_QUOTA_MB = UNSENT_QUOTA_BYTES // 1024 // 1024
+STALE_AFTER = dt.timedelta(days=30)
+
+
+async def unsent_bytes(session: AsyncSession, agent: User) -> int:
+    """The declared bytes of the agent's uploads that no case has linked yet."""
+    query = (
+        select(func.coalesce(func.sum(Attachment.size), 0))
+        .select_from(AttachmentUpload)
+        .join(Attachment, col(Attachment.sha256) == col(AttachmentUpload.sha256))
+        .where(col(AttachmentUpload.user_id) == agent.uid, col(AttachmentUpload.case_id).is_(None))
+    )
+    return int((await session.exec(query)).one())
+
+
+async def quota_problem(session: AsyncSession, agent: User, size: int) -> str | None:
+    """Why a new upload of `size` bytes would break the agent's quota (Chinese), or None."""
+    held = await unsent_bytes(session, agent)
+    if held + size <= UNSENT_QUOTA_BYTES:
+        return None
+    return (
+        f"您从手机上传到乡镇、但办件还没发送的照片太多了（已有 {held / 1024 / 1024:.0f} MB，"
+        f"上限 {UNSENT_QUOTA_MB} MB）。请先把填好的办件发送到乡镇，或在办件里删除不再需要的"
+        "照片，再上传这张照片"
+    )
+
+
+async def do_remove_stale_uploads(
+    session: AsyncSession, cipher: FieldCipher, *, now: dt.datetime | None = None
+) -> int:
+    """Remove the uploads no case linked within `STALE_AFTER` of their last step, and the files
+    nothing else needs; commits. How many uploads went."""
+    cutoff = (now or utcnow()) - STALE_AFTER
+    stale = (
+        col(AttachmentUpload.case_id).is_(None),
+        func.coalesce(AttachmentUpload.completed_at, AttachmentUpload.created_at) < cutoff,
+    )
+    files = set((await session.exec(select(AttachmentUpload.sha256).where(*stale))).all())
+    if not files:
+        return 0
+    # Conditional: an upload linked to its case meanwhile is not stale any more.
+    removed = (await session.exec(delete(AttachmentUpload).where(*stale))).rowcount
+    unneeded = set(await lock_attachments(session, files))
+    named = select(AttachmentUpload.sha256).where(col(AttachmentUpload.sha256).in_(unneeded))
+    unneeded -= set((await session.exec(named)).all())
+    if unneeded:
+        unneeded -= await files_in_cases(session, cipher, unneeded)
+    if unneeded:
+        unneeded -= await held_files(session, cipher)
+    await drop_attachments(session, unneeded)
+    await session.commit()
+    if removed:
+        log.info(
+            "removed %d agent uploads no case took within %d days (%d files with them)",
+            removed,
+            STALE_AFTER.days,
+            len(unneeded),
+        )
+    return removed
