@@ -86,32 +86,40 @@ async function open(device, data) {
   return JSON.parse(new TextDecoder().decode(opened.payload));
 }
 
-async function photosPending(draftId, userId, onProgress) {
+/** Send the draft's photos; how many are not yet with its case at the township: those still
+ * on the phone, and with `recheck` (photos marked sent declared again) those the township
+ * holds but no case has taken, after the case was sent (the worker sent it without photos,
+ * or the township removed a photo sent a month before and has it again now). */
+async function photosPending(draftId, userId, onProgress, recheck = false) {
   let upload;
   try {
     upload = await import("./upload.js"); // the photo module; absent, cases go without photos
   } catch (error) {
     return 0;
   }
+  let unlinked = 0;
   try {
-    await upload.uploadPhotos(draftId, onProgress, userId);
+    unlinked = (await upload.uploadPhotos(draftId, onProgress, userId, { recheck })).unlinked;
   } catch (error) {
     // Not sent this time (no link, no session): the case still goes; its photos follow later.
   }
-  return (await upload.pendingUploads(draftId, userId)).length;
+  return (await upload.pendingUploads(draftId, userId)).length + (recheck ? unlinked : 0);
 }
 
-async function settle(userId, device, rec, data, changes) {
+/** Open the township's answer for a record; true when the case must be sent again (pending
+ * at the township, or photos not with it yet: sending it again links them). */
+async function settle(userId, device, rec, data, changes, recheck = false) {
   const db = idb.userDb(userId);
   const answer = await open(device, data);
   await apply(userId, answer, changes);
   const result = (answer.results || []).find((r) => r.id === rec.caseId);
-  if (!result) return;
-  if (result.status === "pending" || (result.status !== "refused" && (await photosPending(rec.id, userId, () => {})))) {
+  if (!result) return false;
+  if (result.status === "pending" || (result.status !== "refused" && (await photosPending(rec.id, userId, () => {}, recheck)))) {
     await idb.put(db, idb.OUTBOX, { ...rec, posted: true, answer: null }); // to be sent again
-    return;
+    return true;
   }
   await idb.remove(db, idb.OUTBOX, rec.id);
+  return false;
 }
 
 /**
@@ -135,12 +143,10 @@ async function run(userId, onProgress) {
   let sent = 0;
   onProgress({ done: 0, total });
   for (const [n, rec] of records.entries()) {
-    if (rec.answer) { // the service worker sent it while no page was open
-      await settle(userId, device, rec, rec.answer, changes);
-      continue;
-    }
-    await photosPending(rec.id, userId, () => {});
-    await idb.put(db, idb.OUTBOX, { ...rec, posted: true });
+    // The service worker sent it (no photos: those need the page); then again, if need be.
+    if (rec.answer && !(await settle(userId, device, rec, rec.answer, changes, true))) continue;
+    await photosPending(rec.id, userId, () => {}, true); // those marked sent are declared again
+    await idb.put(db, idb.OUTBOX, { ...rec, posted: true, answer: null });
     const state = await idb.get(db, idb.CASES, rec.id);
     if (state && state.stage === "phone") await idb.put(db, idb.CASES, { ...state, stage: "sent" });
     const reply = await post(rec.envelope);

@@ -75,19 +75,25 @@ export async function pendingUploads(caseId, userId) {
 }
 
 /**
- * Send every pending photo of a case; resolves to { photos, sent } (sent: bytes that went up
- * this time). `onProgress({ done, total, photo, photos })` after each chunk, in bytes.
+ * Send every pending photo of a case; resolves to { photos, sent, unlinked } (sent: bytes that
+ * went up this time; unlinked: photos on the server that no case has taken yet).
+ * `onProgress({ done, total, photo, photos })` after each chunk, in bytes.
  * Throws UploadError; what arrived stays on the server and the next call resumes from there.
+ * `recheck`: declare the photos marked sent too (the outbox, before it sends a case and after
+ * the worker sent one): the township removes uploads no case took within 30 days
+ * (server/agent/upload_limits.py), and a declaration costs a few hundred bytes, so a case
+ * finished late still brings its photos; `unlinked` then says the case must be sent again.
  */
-export async function uploadPhotos(caseId, onProgress = () => {}, userId = undefined) {
+export async function uploadPhotos(caseId, onProgress = () => {}, userId = undefined, { recheck = false } = {}) {
   const uid = await whose(userId);
-  const pending = await pendingUploads(caseId, uid);
-  if (!pending.length) return { photos: 0, sent: 0 };
+  const pending = recheck ? await photos.listPhotos(uid, caseId) : await pendingUploads(caseId, uid);
+  if (!pending.length) return { photos: 0, sent: 0, unlinked: 0 };
   const auth = await credentials(uid);
   if (!auth.device) auth.csrf = (await call(auth, "GET", BASE)).csrf_token;
   const total = pending.reduce((sum, photo) => sum + photo.size, 0);
   let done = 0;
   let sent = 0;
+  let unlinked = 0;
   for (const [n, photo] of pending.entries()) {
     const bytes = await photos.photoBytes(uid, photo.id);
     const declared = { draft_id: caseId, material: photo.material, sha256: photo.sha256,
@@ -103,9 +109,10 @@ export async function uploadPhotos(caseId, onProgress = () => {}, userId = undef
       onProgress({ done, total, photo: n + 1, photos: pending.length });
     }
     if (!state.complete) throw new UploadError("乡镇还没有收齐这张照片，请稍后再试", 409);
-    await photos.markUploaded(uid, photo.id);
+    if (!state.linked) unlinked += 1;
+    if (!photo.uploaded) await photos.markUploaded(uid, photo.id);
   }
-  return { photos: pending.length, sent };
+  return { photos: pending.length, sent, unlinked };
 }
 
 /** Withdraw an uploaded photo the agent removes on the phone (before its case is sent). */

@@ -20,8 +20,10 @@ cleared, the phone lost or stolen but still enrolled). Two bounds keep that from
   locked: a declaration or a scan of the same file at that moment waits, then finds it either
   kept or gone (and declares it anew); on PostgreSQL, that is. SQLite has one writer.
 
-A draft sent after its uploads were removed arrives without those photos, unless the phone
-declares them again (it does for a photo not marked sent; one marked sent it does not).
+A draft sent after its uploads were removed still brings its photos: before it sends a case, and
+after the worker sent one, the phone declares every photo of it again, marked sent or not, and
+sends again what the answer lacks; a photo the answer says no case has `linked` makes the phone
+send the case once more, which links it (pwa/js/upload.js, pwa/js/outbox.js).
 """
 
 from __future__ import annotations

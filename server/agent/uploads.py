@@ -22,7 +22,9 @@ What waits for a case is bounded (server/agent/upload_limits.py): an agent's upl
 has linked may declare `UNSENT_QUOTA_BYTES` (200 MB) in all, beyond which a declaration is a
 422 under `size` (re-declaring an upload that exists always answers); and an unlinked upload
 untouched for `STALE_AFTER` (30 days) is removed by the job loop, with its file's chunks when
-no other upload, case or held event needs that file.
+no other upload, case or held event needs that file. The phone declares a case's photos again
+around sending it, so a removed one goes up again; the answer's `linked` says whether the
+case made from the draft has the photo yet.
 
 Only a village agent may upload, and only to their own uploads: another's upload id is the
 same 404 as none. The agent is known by the session (with the `X-CSRF-Token` header), or by
@@ -112,6 +114,7 @@ class UploadOut(BaseModel):
     chunk_count: int
     missing: list[int] = Field(description="服务器还没有收到的分块序号（从 0 开始）")
     complete: bool = Field(description="全部分块已收到且 SHA-256 已核对")
+    linked: bool = Field(description="已随办件交给乡镇（由本草稿生成的办件已附上这张照片）")
 
 
 class UploadList(BaseModel):
@@ -215,6 +218,7 @@ async def _answer(session: AsyncSession, upload: AttachmentUpload) -> UploadOut:
         chunk_count=attachment.chunk_count,
         missing=missing,
         complete=not missing,
+        linked=upload.case_id is not None,
     )
 
 

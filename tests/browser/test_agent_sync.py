@@ -31,7 +31,7 @@ from .conftest import (
     persistent,
 )
 from .test_agent_offline import lone_server, sign_in, wait_for_worker  # noqa: F401 (a fixture)
-from .test_agent_vault import ID_NUMBER, ITEM, PHONE, set_pin, unlock
+from .test_agent_vault import ID_NUMBER, ITEM, PHONE, fill_draft, set_pin, unlock
 
 AGENT, OTHER, CLERK = "zhen.agent3", "zhen.agent2", "zhen.clerk"
 AGENT_NAME = "吴春生"
@@ -43,14 +43,14 @@ def first_page(context: BrowserContext) -> Page:
     return context.pages[0] if context.pages else context.new_page()
 
 
-def photos_held(server: TownshipServer) -> int:
-    """Photos attached to this test's case at the township."""
+def photos_held(server: TownshipServer, name: str = NAME) -> int:
+    """Photos attached to this applicant's case at the township."""
     with sqlite3.connect(server.data_dir / "yichuang.db") as db:
         (count,) = db.execute(
             "SELECT count(*) FROM case_event"
             " JOIN case_record ON case_record.id = case_event.case_id"
             " WHERE case_record.applicant_name = ? AND case_event.kind = 'attach'",
-            (NAME,),
+            (name,),
         ).fetchone()
     return int(count)
 
@@ -309,6 +309,58 @@ def test_a_case_sealed_twice_at_once_is_opened_once(
     sync_now(page)
     assert cases_held(server, name) == 1  # both name one case: the township opens it once
     assert raced["sameCase"]
+    tab.problems.assert_clean()
+
+
+def test_a_case_finished_after_its_photos_were_cleaned_up_brings_them_again(
+    open_tab: OpenTab, township_server: TownshipServer, browser: Browser
+) -> None:
+    """The township removes uploads no case took within 30 days; the phone marked its photo
+    sent long ago. Sending the case declares it again, and the photo goes up once more."""
+    server, name = township_server, "周迟发"
+    tab, me = enrolled_phone(open_tab, browser, server, "迟发手机")
+    page = tab.page
+    page.goto(server.url("/agent/new"))
+    unlock(page, PIN)
+    fill_draft(page)
+    page.get_by_label("姓名或单位名称").fill(name)
+    # (The phone re-encodes pictures: a grey one of another size, not another test's photo.)
+    png = FilePayload(name="IMG_9.png", mimeType="image/png", buffer=tiny_png(b"late", 320, 240))
+    page.locator("[data-materials] input[type=file]").first.set_input_files(png)
+    expect(page.locator("[data-photo-list] li")).to_have_count(1)
+    page.get_by_role("button", name="上传照片").click()
+    expect(page.locator("[data-upload-status]")).to_have_text("照片已全部上传到乡镇（1 张）。")
+
+    # Forty days pass on the server (not on the phone); the job removes the unsent upload.
+    with sqlite3.connect(server.data_dir / "yichuang.db") as db:
+        aged = db.execute(
+            "UPDATE attachment_upload SET created_at = datetime('now', '-40 days'),"
+            " completed_at = datetime('now', '-40 days')"
+            " WHERE user_id = ? AND case_id IS NULL",
+            (me["id"],),
+        ).rowcount
+    assert aged >= 1
+    job = subprocess.run(
+        [*SERVER, "--data", str(server.data_dir), "notify", "--once"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert job.returncode == 0, job.stderr
+    assert page.evaluate("fetch('/api/agent/uploads').then((r) => r.json())")["uploads"] == []
+
+    page.get_by_role("button", name="完成，待发送").click()
+    expect(page.locator("[data-intake-saved]")).to_contain_text("已完成，待发送")
+    sync_now(page)  # waits for the flush the finished case started, then one more
+    page.goto(server.url("/agent/outbox"))
+    unlock(page, PIN)
+    sync_now(page)
+    expect(page.locator("[data-draft-list] li", has_text=name).locator(".tag")).to_have_text(
+        "乡镇已收到"
+    )
+    assert (cases_held(server, name), photos_held(server, name)) == (1, 1)
     tab.problems.assert_clean()
 
 

@@ -98,6 +98,7 @@ async def test_a_photo_goes_up_in_chunks_resumes_and_is_linked_to_the_case(
         assert done.status_code == 200 and done.json()["complete"] is True
         listed = (await client.get(f"/api/agent/uploads?draft_id={DRAFT}")).json()["uploads"]
         assert [u["id"] for u in listed] == [upload["id"]] and listed[0]["complete"]
+        assert listed[0]["linked"] is False  # no case from this draft yet
 
     assert personas.item is not None and personas.item.id is not None
     async with app.state.db.session() as session:
@@ -118,6 +119,9 @@ async def test_a_photo_goes_up_in_chunks_resumes_and_is_linked_to_the_case(
             f"/api/agent/uploads/{upload['id']}", headers=await token(client)
         )
         assert late.status_code == 409 and "不能再从手机上撤回" in late.json()["detail"]
+        # Declared again (the phone checks before and after sending): with its case.
+        again = (await client.get(f"/api/agent/uploads/{upload['id']}")).json()
+        assert (again["complete"], again["linked"]) == (True, True)
 
 
 async def test_refusals_are_in_chinese_and_lose_nothing_else(
