@@ -5,6 +5,8 @@ token), presents a clerk's one-time code with the public halves of the keys it m
 receives the township's public keys. POST /api/agent/sync: a sealed envelope from an enrolled
 device (server/agent/sync.py); no session counts there, the device's signature is the identity,
 so an outbox flushed by the service worker long after the session ended still goes through.
+GET /api/agent/notifications/unread: what the worker asks on every sync, signed by the device
+(server/agent/device_auth.py) or with the session: a count, an id and a link, nothing personal.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.params import JSONBody
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from server.agent.device_auth import agent_guard, device_agent
 from server.agent.devices import DeviceRefused, do_enrol_device
 from server.agent.sync import MAX_ENVELOPE, AgentSyncRefused, serve_agent_sync
 from server.api.catalog import build_catalogue
@@ -27,6 +30,8 @@ from server.crypto.fields import FieldCipher
 from server.db import Database
 from server.forms import ValidationFailed
 from server.nodes.keys import node_keys
+from server.notify.actions import unread_count
+from server.notify.queries import newest_unread
 from server.settings import Settings
 from sync.keys import PublicKeys
 
@@ -140,4 +145,32 @@ def _refused(status: int, reason: str, detail: str, client: str, extra: str = ""
     return Response({"reason": reason, "detail": detail}, status_code=status)
 
 
-HANDLERS = [agent_device_enrol, agent_sync]
+class AgentUnread(BaseModel):
+    """手机同步时查看的新消息：只有条数、最新一条未读消息的编号和相关页面，不含消息内容。"""
+
+    unread: int = Field(description="未读消息数")
+    newest: int = Field(description="最新一条未读消息的编号；没有未读消息时为 0")
+    link: str = Field(description="最新一条未读消息相关页面的地址；没有时为 /notifications")
+
+
+@get(
+    "/agent/notifications/unread",
+    summary="村代办员手机查看新消息",
+    description="手机每次同步时由后台程序调用，有新消息时弹出系统通知。已登记的手机用本机签名"
+    "（Authorization: YC-Device …），登录已过期也能查看；也可以用村代办员的登录。",
+    tags=["agent"],
+    guards=[agent_guard("只有村代办员的手机查看这个消息数")],
+)
+async def agent_unread(request: Request[Any, Any, Any]) -> AgentUnread:
+    agent = device_agent(request)
+    async with cast(Database, request.app.state.db).session() as session:
+        count = await unread_count(session, agent.uid)
+        newest = await newest_unread(session, agent.uid)
+    return AgentUnread(
+        unread=count,
+        newest=(newest.id or 0) if newest else 0,
+        link=newest.link if newest else "/notifications",
+    )
+
+
+HANDLERS = [agent_device_enrol, agent_sync, agent_unread]

@@ -28,32 +28,20 @@ case made from the draft has the photo yet.
 
 Only a village agent may upload, and only to their own uploads: another's upload id is the
 same 404 as none. The agent is known by the session (with the `X-CSRF-Token` header), or by
-the phone's enrolled device key (server/agent/devices.py), so that photos still go up when
-the session ended while the agent worked offline for days:
-
-    Authorization: YC-Device <key id, hex>:<signature, base64url>
-
-the signature being the device's ECDSA P-256 (P1363, as pwa/js/keys.js signs) over
-`yc-upload-v1 \n METHOD \n raw path \n query string \n SHA-256 of the body (hex)`. It names
-one exact request; replaying it repeats an idempotent request, which changes nothing. A
-request with an Authorization header carries no cookie authority (server/web.py), so it
-needs no CSRF token. A file the server holds already (the same photo declared again) is
-complete at once; knowing a file's SHA-256 stands for having it, since hashes are shown only
-to those who may see the file.
+the phone's signature with its enrolled device key (server/agent/device_auth.py), so that
+photos still go up when the session ended while the agent worked offline for days; every
+request here is idempotent, so a replayed one changes nothing. A file the server holds
+already (the same photo declared again) is complete at once; knowing a file's SHA-256 stands
+for having it, since hashes are shown only to those who may see the file.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import re
 import secrets
 from typing import Annotated, Any, cast
 
 from litestar import Request, delete, get, post, put
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
@@ -61,7 +49,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 
-from server.agent.devices import device_sender
+from server.agent.device_auth import agent_guard, device_agent
 from server.agent.upload_limits import UNSENT_QUOTA_MB, quota_problem
 from server.attachments.media import MEDIA_NAMES, MEDIA_TYPES, sniff_media_type
 from server.attachments.models import Attachment, AttachmentUpload
@@ -74,8 +62,8 @@ from server.attachments.store import (
     missing_chunks,
     store_chunk,
 )
-from server.auth.access import Forbidden, NotFound, current_user
-from server.auth.models import Role, User
+from server.auth.access import NotFound
+from server.auth.models import User
 from server.auth.sessions import csrf_token
 from server.cases.actions import do_apply
 from server.cases.models import CaseEvent, CaseRecord
@@ -130,55 +118,7 @@ def _cipher(request: Request[Any, Any, Any]) -> FieldCipher:
     return cast(FieldCipher, request.app.state.cipher)
 
 
-DEVICE_SCHEME = "yc-device"
-SIGNED_LABEL = "yc-upload-v1"
-DEVICE_REFUSED = "本机的签名无效，或本机已被停用：请联网登录后再上传，或请乡镇重新登记本机"
-
-
-def signed_message(method: str, raw_path: bytes, query: bytes, body: bytes) -> bytes:
-    """What a device signs for one upload request."""
-    digest = hashlib.sha256(body).hexdigest().encode()
-    return b"\n".join([SIGNED_LABEL.encode(), method.upper().encode(), raw_path, query, digest])
-
-
-async def _device_agent(request: Request[Any, Any, Any], credential: str) -> User:
-    key_hex, _, signature_text = credential.strip().partition(":")
-    try:
-        key_id = bytes.fromhex(key_hex)
-        signature = base64.urlsafe_b64decode(signature_text + "=" * (-len(signature_text) % 4))
-    except (ValueError, binascii.Error):
-        raise HTTPException(401, DEVICE_REFUSED) from None
-    scope = request.scope
-    message = signed_message(
-        scope["method"],
-        (scope.get("raw_path") or scope["path"].encode()).split(b"?")[0],  # some put it there
-        scope.get("query_string", b""),
-        await request.body(),
-    )
-    async with _db(request).session() as session:
-        found = await device_sender(session, key_id)
-    if found is None or not found[2].verify(signature, message):
-        raise HTTPException(401, DEVICE_REFUSED)
-    return found[1]
-
-
-async def agent_only(
-    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
-) -> None:
-    """Guard (before the handler reads the body): a village agent, by the session or by the
-    phone's signature; who it is goes into the scope for the handler (`_agent`)."""
-    scheme, _, credential = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == DEVICE_SCHEME:
-        agent = await _device_agent(cast(Request[Any, Any, Any], connection), credential)
-    else:
-        agent = current_user(connection)
-        if agent.role != Role.VILLAGE_AGENT:
-            raise Forbidden("只有村代办员可以从手机上传照片")
-    connection.scope["upload_agent"] = agent  # type: ignore[typeddict-unknown-key]
-
-
-def _agent(request: Request[Any, Any, Any]) -> User:
-    return cast(User, cast(dict[str, Any], request.scope)["upload_agent"])
+agent_only = agent_guard("只有村代办员可以从手机上传照片")
 
 
 def declaration_problems(data: UploadIn) -> dict[str, str]:
@@ -376,7 +316,7 @@ async def agent_upload_list(
     request: Request[Any, Any, Any],
     draft_id: Annotated[str | None, QueryParameter(description="只看这个草稿的")] = None,
 ) -> UploadList:
-    user = _agent(request)
+    user = device_agent(request)
     query = select(AttachmentUpload).where(col(AttachmentUpload.user_id) == user.uid)
     if draft_id is not None:
         query = query.where(col(AttachmentUpload.draft_id) == draft_id)
@@ -403,7 +343,7 @@ async def agent_upload_list(
 async def agent_upload_create(
     request: Request[Any, Any, Any], data: JSONBody[UploadIn]
 ) -> UploadOut:
-    user = _agent(request)
+    user = device_agent(request)
     async with _db(request).session() as session:
         upload = await do_declare_upload(session, actor=user, data=data)
         await session.commit()
@@ -412,7 +352,7 @@ async def agent_upload_create(
 
 @get("/agent/uploads/{upload_id:str}", summary="上传进度", tags=["agent"], guards=[agent_only])
 async def agent_upload_show(request: Request[Any, Any, Any], upload_id: UploadId) -> UploadOut:
-    user = _agent(request)
+    user = device_agent(request)
     async with _db(request).session() as session:
         return await _answer(session, await access_upload_by_id(session, user, upload_id))
 
@@ -429,7 +369,7 @@ async def agent_upload_chunk(
     upload_id: UploadId,
     idx: Annotated[int, PathParameter(description="分块序号，从 0 开始", ge=0)],
 ) -> UploadOut:
-    user = _agent(request)
+    user = device_agent(request)
     data = await request.body()
     async with _db(request).session() as session:
         upload = await access_upload_by_id(session, user, upload_id)
@@ -446,7 +386,7 @@ async def agent_upload_chunk(
     status_code=204,
 )
 async def agent_upload_delete(request: Request[Any, Any, Any], upload_id: UploadId) -> None:
-    user = _agent(request)
+    user = device_agent(request)
     async with _db(request).session() as session:
         await do_withdraw_upload(session, await access_upload_by_id(session, user, upload_id))
 

@@ -11,7 +11,14 @@ from server.users.queries import Page
 
 PAGE_SIZE = 20
 
-__all__ = ["PAGE_SIZE", "enabled_kinds", "newest_id", "notification_page", "unread_count"]
+__all__ = [
+    "PAGE_SIZE",
+    "enabled_kinds",
+    "newest_id",
+    "newest_unread",
+    "notification_page",
+    "unread_count",
+]
 
 
 async def notification_page(
@@ -45,3 +52,14 @@ async def enabled_kinds(session: AsyncSession, user_id: int) -> set[str]:
     )
     off = set((await session.exec(query)).all())
     return {kind for kind in KINDS if kind not in off or kind in MANDATORY}
+
+
+async def newest_unread(session: AsyncSession, user_id: int) -> Notification | None:
+    """The user's newest notification not read yet."""
+    query = (
+        select(Notification)
+        .where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
+        .order_by(col(Notification.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first()

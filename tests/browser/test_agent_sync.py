@@ -32,6 +32,8 @@ from .conftest import (
 )
 from .test_agent_offline import lone_server, sign_in, wait_for_worker  # noqa: F401 (a fixture)
 from .test_agent_vault import ID_NUMBER, ITEM, PHONE, fill_draft, set_pin, unlock
+from .test_notifications import announce
+from .test_push_worker import CHECK, CLOSE_ALL, UNREAD, shown_now, site_worker
 
 AGENT, OTHER, CLERK = "zhen.agent3", "zhen.agent2", "zhen.clerk"
 AGENT_NAME = "吴春生"
@@ -362,6 +364,38 @@ def test_a_case_finished_after_its_photos_were_cleaned_up_brings_them_again(
     )
     assert (cases_held(server, name), photos_held(server, name)) == (1, 1)
     tab.problems.assert_clean()
+
+
+def test_news_reaches_an_enrolled_phone_after_its_session_ended(
+    open_tab: OpenTab, township_server: TownshipServer, browser: Browser
+) -> None:
+    """The session ends after 30 idle minutes; the valley gets signal hours later. Background
+    Sync wakes the worker, which asks for the agent's news signed with the phone's key."""
+    server = township_server
+    tab, _ = enrolled_phone(open_tab, browser, server, "消息手机")
+    page = tab.page
+    page.context.grant_permissions(["notifications"], origin=server.base_url)
+    worker = site_worker(page, server.base_url)
+    while page.evaluate(CHECK):  # what was unread before this test has been announced
+        pass
+    page.evaluate(CLOSE_ALL)
+
+    page.context.clear_cookies()  # the session is gone; the phone keeps its keys
+    assert page.evaluate("fetch('/api/me').then((r) => r.status)") == 401
+    announce(server, "上报件结果已返回（测试）", user="zhen.agent1", link="/agent/outbox")
+    worker.cdp.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {
+            "origin": server.base_url,
+            "registrationId": worker.registration,
+            "tag": "yc-outbox",
+            "lastChance": False,
+        },
+    )
+    note = shown_now(worker)
+    assert UNREAD.fullmatch(note["body"]) and note["data"] == {"link": "/agent/outbox"}, note
+    assert page.evaluate(CHECK) is False  # told once
+    tab.problems.assert_clean(allow_status=[401])
 
 
 OUTBOX_RECORDS = """async (userId) => {

@@ -178,6 +178,7 @@ MATRIX: list[tuple[str, str, dict[str, int | str]]] = [
     # not JSON); its sync is a sealed envelope, which a form post is not.
     ("POST", "/api/agent/devices", {ANON: 400, "*": 400}),
     ("POST", "/api/agent/sync", {ANON: 400, "*": 400}),
+    ("GET", "/api/agent/notifications/unread", {ANON: 401, "*": 403, Role.VILLAGE_AGENT: 200}),
 ]
 
 

@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
+from server.agent.device_auth import signed_message
 from server.agent.models import AgentDevice
-from server.agent.uploads import CHUNK_BYTES, MAX_UPLOAD_BYTES, do_link_uploads, signed_message
+from server.agent.uploads import CHUNK_BYTES, MAX_UPLOAD_BYTES, do_link_uploads
 from server.attachments.access import scans_of_case
 from server.attachments.store import read_attachment
 from server.auth.models import Role
