@@ -18,6 +18,7 @@ import * as vault from "./vault.js";
 
 const URL = "/api/agent/sync";
 let running = null; // one flush at a time
+let photoProblem = ""; // why the township refused a photo in this flush, for the sync bar
 
 /** The case id a draft is sent under: a UUID (v4 layout) made from the draft's own random id,
  * so that two flushes sealing the same draft at once (the page's and a restarted worker's, or
@@ -101,7 +102,9 @@ async function photosPending(draftId, userId, onProgress, recheck = false) {
   try {
     unlinked = (await upload.uploadPhotos(draftId, onProgress, userId, { recheck })).unlinked;
   } catch (error) {
-    // Not sent this time (no link, no session): the case still goes; its photos follow later.
+    // Not sent this time (no link, no session, or refused): the case still goes; its photos
+    // follow later. A refusal is told to the agent (a cut link is not news).
+    if (error.status) photoProblem = error.message;
   }
   return (await upload.pendingUploads(draftId, userId)).length + (recheck ? unlinked : 0);
 }
@@ -124,7 +127,8 @@ async function settle(userId, device, rec, data, changes, recheck = false) {
 
 /**
  * Send the outbox and pull the states. `onProgress({done, total})` after each step.
- * Resolves to {state: "done" | "offline" | "no-device" | "refused", sent, changes, detail}.
+ * Resolves to {state: "done" | "offline" | "no-device" | "refused", sent, changes, detail,
+ * photoProblem} (photoProblem: why the township refused a photo this time, or "").
  */
 export function flush(userId, onProgress = () => {}) {
   if (!running) running = run(userId, onProgress).finally(() => (running = null));
@@ -132,6 +136,7 @@ export function flush(userId, onProgress = () => {}) {
 }
 
 async function run(userId, onProgress) {
+  photoProblem = "";
   await queueReady(userId).catch(() => 0);
   const device = await loadDevice(userId);
   if (!device) return { state: "no-device", sent: 0, changes: [] };
@@ -162,7 +167,7 @@ async function run(userId, onProgress) {
   const catalogueChanged = await apply(userId, await open(device, reply.answer), changes);
   if (catalogueChanged) await fetch("/api/catalog", { cache: "no-cache" }).catch(() => null);
   onProgress({ done: total, total });
-  return { state: "done", sent, changes, catalogueChanged };
+  return { state: "done", sent, changes, catalogueChanged, photoProblem };
 }
 
 async function refusedBy(userId, reply, sent, changes) {

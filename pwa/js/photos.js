@@ -46,10 +46,11 @@ export async function photoBytes(userId, id) {
   return vault.decryptBytes(record.image, imageLabel(id));
 }
 
-export async function markUploaded(userId, id) {
+/** Mark a photo sent to the township (or, with `uploaded` false, not there any more). */
+export async function markUploaded(userId, id, uploaded = true) {
   const name = idb.userDb(userId);
   const record = await idb.get(name, idb.PHOTOS, id);
-  const meta = { ...(await vault.decrypt(record.meta, metaLabel(id))), uploaded: true };
+  const meta = { ...(await vault.decrypt(record.meta, metaLabel(id))), uploaded };
   await idb.put(name, idb.PHOTOS, { ...record, meta: await vault.encrypt(meta, metaLabel(id)) });
 }
 

@@ -71,7 +71,8 @@ export async function syncNow() {
   if (result.state === "done") {
     const changed = result.changes.length ? `，${result.changes.length} 个办件状态有变化` : "";
     const catalogue = result.catalogueChanged ? "，事项目录已更新" : "";
-    show(`${time()} 已同步：发送 ${result.sent} 个办件${changed}${catalogue}${left ? `，还有 ${left} 个待发送` : ""}。`,
+    const photo = result.photoProblem ? `照片未能上传：${result.photoProblem}` : "";
+    show(`${time()} 已同步：发送 ${result.sent} 个办件${changed}${catalogue}${left ? `，还有 ${left} 个待发送` : ""}。${photo}`,
       result.changes.length ? { href: "/agent/outbox", text: "查看" } : null);
   } else if (result.state === "offline") {
     show(`离线：${left} 个办件加密保存在本机，联网后自动发送。`);

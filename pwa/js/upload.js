@@ -98,7 +98,18 @@ export async function uploadPhotos(caseId, onProgress = () => {}, userId = undef
     const bytes = await photos.photoBytes(uid, photo.id);
     const declared = { draft_id: caseId, material: photo.material, sha256: photo.sha256,
       size: bytes.length, media_type: photo.type };
-    let state = await call(auth, "POST", BASE, { json: declared });
+    let state;
+    try {
+      state = await call(auth, "POST", BASE, { json: declared });
+    } catch (error) {
+      // Refused now (the township's limit on unsent photos, say): on the phone again.
+      if (photo.uploaded && error.status) await photos.markUploaded(uid, photo.id, false);
+      throw error;
+    }
+    // Marked sent, but the township lacks it now (removed after 30 days): on the phone again
+    // until it is whole there, so a cut here cannot leave the case without it unnoticed.
+    const lacked = state.missing.length > 0;
+    if (photo.uploaded && lacked) await photos.markUploaded(uid, photo.id, false);
     const size = (idx) => Math.min(state.chunk_size, bytes.length - idx * state.chunk_size);
     done += bytes.length - state.missing.reduce((sum, idx) => sum + size(idx), 0);
     for (const idx of state.missing) {
@@ -110,7 +121,7 @@ export async function uploadPhotos(caseId, onProgress = () => {}, userId = undef
     }
     if (!state.complete) throw new UploadError("乡镇还没有收齐这张照片，请稍后再试", 409);
     if (!state.linked) unlinked += 1;
-    if (!photo.uploaded) await photos.markUploaded(uid, photo.id);
+    if (!photo.uploaded || lacked) await photos.markUploaded(uid, photo.id);
   }
   return { photos: pending.length, sent, unlinked };
 }

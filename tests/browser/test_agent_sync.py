@@ -353,9 +353,17 @@ def test_a_case_finished_after_its_photos_were_cleaned_up_brings_them_again(
     assert job.returncode == 0, job.stderr
     assert page.evaluate("fetch('/api/agent/uploads').then((r) => r.json())")["uploads"] == []
 
+    # The link dies as the photo goes up again: the case arrives alone, and stays in the
+    # outbox, its photo back on the phone's list of photos to send.
+    chunks = "**/api/agent/uploads/*/chunks/*"
+    page.route(chunks, lambda route: route.abort("internetdisconnected"))
     page.get_by_role("button", name="完成，待发送").click()
     expect(page.locator("[data-intake-saved]")).to_contain_text("已完成，待发送")
     sync_now(page)  # waits for the flush the finished case started, then one more
+    assert (cases_held(server, name), photos_held(server, name)) == (1, 0)
+    assert len(page.evaluate(OUTBOX_RECORDS, int(me["id"]))) == 1
+
+    page.unroute(chunks)
     page.goto(server.url("/agent/outbox"))
     unlock(page, PIN)
     sync_now(page)
@@ -363,7 +371,10 @@ def test_a_case_finished_after_its_photos_were_cleaned_up_brings_them_again(
         "乡镇已收到"
     )
     assert (cases_held(server, name), photos_held(server, name)) == (1, 1)
-    tab.problems.assert_clean()
+    assert page.evaluate(OUTBOX_RECORDS, int(me["id"])) == []
+    problems = tab.problems  # only the cut chunks failed (each also a console line)
+    assert not problems.page_errors and not problems.http_errors
+    assert problems.failed_requests and all("/chunks/" in f for f in problems.failed_requests)
 
 
 def test_news_reaches_an_enrolled_phone_after_its_session_ended(
