@@ -98,6 +98,12 @@ def _hosts(path: object, value: object) -> tuple[str, ...]:
                 f"{path}: [push] hosts 里的 {entry!r} 不是主机名：只写主机名，"
                 f"不带 https://、端口或路径，{example}"
             )
+        if "." not in entry and entry != "localhost" and not _ip(entry):
+            # Subdomains match: a bare "com" would let the job POST anywhere under it.
+            raise SettingsError(
+                f"{path}: [push] hosts 里的 {entry!r} 太宽：要写完整的主机名（至少含一个点），"
+                f"{example}"
+            )
     return hosts
 
 
@@ -142,12 +148,14 @@ def push_payload(count: int, link: str) -> str:
 
 def endpoint_problem(endpoint: str, hosts: Sequence[str]) -> str:
     """Why the server must not POST to this endpoint ('' when it may: the module's rules)."""
-    parts = urlsplit(endpoint)
     try:
+        parts = urlsplit(endpoint)
         port = parts.port
-    except ValueError:  # not a number, or past 65535
+    except ValueError:  # a bracket without its pair; a port not a number, or past 65535
         return "推送地址不正确"
     host = parts.hostname or ""
+    if not (HOST_NAME.fullmatch(host) or _ip(host)):  # "%", "_" and the like: no real one has
+        return "推送地址不正确"
     if len(endpoint) > 1000 or not host or not endpoint.isascii() or not endpoint.isprintable():
         return "推送地址不正确"
     if " " in endpoint or "\\" in endpoint:  # parsers disagree on these: none in a real one

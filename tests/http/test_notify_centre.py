@@ -268,6 +268,7 @@ REFUSED = {
     "https://user@fcm.googleapis.com/x": "用户名",
     "https://fcm.googleapis.com:8443/x": "端口",
     "https://fcm.googleapis.com\\@10.0.0.5/x": "不正确",
+    "https://fcm.googleapis.com]/x": "不正确",  # urlsplit raises: a 422, never a 500
     "ftp://fcm.googleapis.com/x": "https://",
 }
 

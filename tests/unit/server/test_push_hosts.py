@@ -48,7 +48,7 @@ REFUSED_BY_DEFAULT = {
     "https://fcm.googleapis.com.evil.test/x": NOT_ALLOWED,
     "https://evilfcm.googleapis.com/x": NOT_ALLOWED,
     "https://googleapis.com/x": NOT_ALLOWED,  # the parent of a listed name is not listed
-    "https://fcm.googleapis.com./x": NOT_ALLOWED,  # a trailing dot: not the listed name
+    "https://fcm.googleapis.com./x": "不正确",  # a trailing dot: not the listed name
     "https://evil.test#@fcm.googleapis.com/": NOT_ALLOWED,
     "https://evil.test?@fcm.googleapis.com/": NOT_ALLOWED,
     "https://fcm.googleapis.com@10.0.0.5/x": "用户名",
@@ -65,6 +65,11 @@ REFUSED_BY_DEFAULT = {
     "http://fcm.googleapis.com/x": "https://",
     "ftp://fcm.googleapis.com/x": "https://",
     "http://127.0.0.1:8123/x": NOT_ALLOWED,  # plain http on loopback: only when listed
+    "https://fcm.googleapis.com]/x": "不正确",  # a bracket without its pair (urlsplit raises)
+    "https://[fcm.googleapis.com/x": "不正确",
+    "https://[::1/x": "不正确",
+    "https://localhost%00.fcm.googleapis.com/x": "不正确",  # no real host has a "%"
+    "https://a_b.fcm.googleapis.com/x": "不正确",
 }
 
 
@@ -118,6 +123,7 @@ def test_node_toml_lists_the_hosts(tmp_path: Path) -> None:
         ('[push]\nhosts = ["fcm.googleapis.com:443"]\n', r"'fcm.googleapis.com:443' 不是主机名"),
         ('[push]\nhosts = [""]\n', r"\[push\] hosts 里的 '' 不是主机名"),
         ('[push]\nhosts = [".googleapis.com"]\n', r"不是主机名"),
+        ('[push]\nhosts = ["com"]\n', r"'com' 太宽"),
         ('push = "fcm.googleapis.com"\n', r"写成单独一行 \[push\]"),
         ("[push\n", r"格式有误"),
     ],
