@@ -5,15 +5,16 @@
 // for the rest after sign-in. Uses outbox.js's helpers to find the agents' databases.
 //
 // Web Push (server/notify/push.py sends it) carries only {"count": <unread>, "link": "/path"}.
-// The check on every sync: after Background Sync's `sync` (tag "yc-outbox") and whenever a page
-// says it has synced (message "notify-check", pwa/js/syncbar.js), GET
-// /api/agent/notifications/unread for each agent enrolled on this phone, signed with the
-// phone's device key (server/agent/device_auth.py: the session has long ended when a valley
-// gets signal again), else with the session; it answers a count, the newest unread id and its
-// link. What is newer than the newest id already announced on this phone is shown, where the
-// user has allowed notifications. Notification ids grow across all users of a township, so one
-// number ("announced", in the worker's own IndexedDB yc-worker) serves whoever signs in. A
-// message with a port is answered {shown: true | false} (for the tests).
+// The check on every sync: on Background Sync's `sync` (tag "yc-outbox", beside main.js's
+// outbox flush: neither needs the other) and whenever a page says it has synced (message
+// "notify-check", pwa/js/syncbar.js), GET /api/agent/notifications/unread for each agent
+// enrolled on this phone, signed with the phone's device key (server/agent/device_auth.py: the
+// session has long ended when a valley gets signal again), else with the session; it answers
+// a count, the newest unread id and its link. What is newer than the newest id already
+// announced on this phone is shown, where the user has allowed notifications. Notification ids
+// grow across all users of a township, so one number ("announced", in the worker's own
+// IndexedDB yc-worker) serves whoever signs in (a second agent's older unread ones are not
+// announced: the badge shows them). A message with a port is answered {shown: true | false}.
 // tests/browser/test_push_worker.py delivers pushes through DevTools and checks the sync path;
 // no protocol method clicks a notification, so the click handler is checked by reading only.
 
