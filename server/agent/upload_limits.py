@@ -11,19 +11,21 @@ cleared, the phone lost or stolen but still enrolled). Two bounds keep that from
   200 MB leaves room. A declaration beyond it is a 422 under `size`; re-declaring an upload that
   exists is not a new one and is never refused. Two declarations at the same instant may both
   pass: the overshoot is one photo each.
-- A retention: an unlinked upload untouched (declared, or completed) for `STALE_AFTER` is
-  removed by `do_remove_stale_uploads`, run by the served app's job loop (server/notify/jobs.py),
-  with its file when nothing else needs it. Files are content-addressed and may be shared: any
-  other upload (of any agent, linked or not), a case's `attach` event (a scan at the window, a
-  photo linked from another draft, a file from another node) or an event held until its file
-  is here (server/relay/holds.py) keeps the file. Those checks run after the files' rows are
-  locked: a declaration or a scan of the same file at that moment waits, then finds it either
-  kept or gone (and declares it anew); on PostgreSQL, that is. SQLite has one writer.
+- A retention: an unlinked upload untouched for `STALE_AFTER` (`touched_at`: declared, declared
+  again, or a chunk stored) is removed by `do_remove_stale_uploads`, run by the served app's job
+  loop (server/notify/jobs.py), with its file when nothing else needs it. Files are
+  content-addressed and may be shared: any other upload (of any agent, linked or not), a case's
+  `attach` event (a scan at the window, a photo linked from another draft, a file from another
+  node) or an event held until its file is here (server/relay/holds.py) keeps the file. Those
+  checks run after the files' rows are locked: a declaration or a scan of the same file at that
+  moment waits, then finds it either kept or gone (and declares it anew); on PostgreSQL, that
+  is. SQLite has one writer.
 
 A draft sent after its uploads were removed still brings its photos: before it sends a case, and
-after the worker sent one, the phone declares every photo of it again, marked sent or not, and
-sends again what the answer lacks; a photo the answer says no case has `linked` makes the phone
-send the case once more, which links it (pwa/js/upload.js, pwa/js/outbox.js).
+after the worker sent one, the phone declares every photo of it again, marked sent or not (which
+restarts their 30 days), and sends again what the answer lacks; a photo the answer says no case
+has `linked` makes the phone send the case once more, which links it (pwa/js/upload.js,
+pwa/js/outbox.js).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ async def do_remove_stale_uploads(
     cutoff = (now or utcnow()) - STALE_AFTER
     stale = (
         col(AttachmentUpload.case_id).is_(None),
-        func.coalesce(AttachmentUpload.completed_at, AttachmentUpload.created_at) < cutoff,
+        col(AttachmentUpload.touched_at) < cutoff,
     )
     files = set((await session.exec(select(AttachmentUpload.sha256).where(*stale))).all())
     if not files:

@@ -21,8 +21,9 @@ outbox flush links its finished uploads to the case it creates (`do_link_uploads
 What waits for a case is bounded (server/agent/upload_limits.py): an agent's uploads no case
 has linked may declare `UNSENT_QUOTA_BYTES` (200 MB) in all, beyond which a declaration is a
 422 under `size` (re-declaring an upload that exists always answers); and an unlinked upload
-untouched for `STALE_AFTER` (30 days) is removed by the job loop, with its file's chunks when
-no other upload, case or held event needs that file. The phone declares a case's photos again
+untouched for `STALE_AFTER` (30 days; declaring it again or storing a chunk touches it) is
+removed by the job loop, with its file's chunks when no other upload, case or held event needs
+that file. The phone declares a case's photos again
 around sending it, so a removed one goes up again; the answer's `linked` says whether the
 case made from the draft has the photo yet.
 
@@ -37,6 +38,7 @@ for having it, since hashes are shown only to those who may see the file.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
 from typing import Annotated, Any, cast
@@ -44,6 +46,7 @@ from typing import Annotated, Any, cast
 from litestar import Request, delete, get, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from pydantic import BaseModel, Field
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -175,7 +178,8 @@ async def access_upload_by_id(
 async def do_declare_upload(
     session: AsyncSession, *, actor: User, data: UploadIn
 ) -> AttachmentUpload:
-    """Declare the file (once for all who send it) and the agent's upload of it (idempotent)."""
+    """Declare the file (once for all who send it) and the agent's upload of it (idempotent);
+    declaring again restarts the upload's `STALE_AFTER`."""
     if errors := declaration_problems(data):
         raise ValidationFailed(errors)
     # Locked (PostgreSQL) against the clean-up dropping the file between here and the insert.
@@ -195,6 +199,8 @@ async def do_declare_upload(
     )
     found = (await session.exec(select(AttachmentUpload).where(*key))).first()
     if found is not None:  # its file is declared already, with these facts
+        found.touched_at = utcnow()  # the phone still has the photo: keep it another 30 days
+        session.add(found)
         return found
     if problem := await quota_problem(session, actor, data.size):
         raise ValidationFailed({"size": problem})
@@ -224,7 +230,8 @@ async def do_declare_upload(
 async def do_store_upload_chunk(
     session: AsyncSession, cipher: FieldCipher, *, upload: AttachmentUpload, idx: int, data: bytes
 ) -> None:
-    """Store one chunk (a repeat is a no-op) and commit; the last one has the file verified."""
+    """Store one chunk (a repeat is a no-op), restart the upload's `STALE_AFTER` and commit; the
+    last one has the file verified. An upload the clean-up removed meanwhile is a 404."""
     attachment = await session.get(Attachment, upload.sha256)
     if attachment is None:  # the clean-up dropped the upload and its file just now
         raise NotFound(NOT_FOUND)
@@ -244,9 +251,16 @@ async def do_store_upload_chunk(
         raise ValidationFailed(
             {"sha256": "收到的照片与登记的 SHA-256 不符，已丢弃，手机会重新上传这张照片"}
         ) from exc
+    now = utcnow()
+    steps: dict[str, dt.datetime] = {"touched_at": now}
     if upload.completed_at is None and await is_complete(session, upload.sha256):
-        upload.completed_at = utcnow()
-        session.add(upload)
+        steps["completed_at"] = now
+    # Conditional: the upload may have been removed (the file kept for another) meanwhile.
+    touched = await session.exec(
+        update(AttachmentUpload).where(col(AttachmentUpload.id) == upload.id).values(**steps)
+    )
+    if touched.rowcount != 1:
+        raise NotFound(NOT_FOUND)  # the chunk goes too: the session ends without a commit
     await session.commit()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import LargeBinary, UniqueConstraint
+from sqlalchemy import Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from server.db import UtcDateTime, utcnow
@@ -43,13 +43,27 @@ class AttachmentUpload(SQLModel, table=True):
     phone's id for a case not sent yet), and how far it got (server/agent/uploads.py)."""
 
     __tablename__ = "attachment_upload"
-    __table_args__ = (UniqueConstraint("user_id", "draft_id", "material", "sha256"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "draft_id", "material", "sha256"),
+        # The uploads no case has linked (few: the quota bounds them), by agent and last step:
+        # an agent's quota, and the clean-up's search for old ones (server/agent/upload_limits.py).
+        Index(
+            "ix_attachment_upload_unlinked",
+            "user_id",
+            "touched_at",
+            sqlite_where=text("case_id IS NULL"),
+            postgresql_where=text("case_id IS NULL"),
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=32)  # random hex, named in the upload's URLs
     user_id: int = Field(foreign_key="user_account.id", index=True)
     draft_id: str = Field(max_length=64)
     material: str = Field(max_length=200)
-    sha256: str = Field(foreign_key="attachment.sha256", max_length=64)
+    # Indexed: whether any upload still names a file, and the foreign key's check on its drop.
+    sha256: str = Field(foreign_key="attachment.sha256", max_length=64, index=True)
     case_id: str | None = Field(default=None, max_length=36)  # once the case is linked
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     completed_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # The last step (declared, declared again, a chunk stored): the clean-up's 30 days run from it.
+    touched_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -1,8 +1,8 @@
 """What agents' unsent photos may take on the township: a quota per agent on the uploads no case
 has linked (refused in Chinese; a repeated declaration always answers), and the job loop's
-clean-up of uploads no case took within 30 days, which drops a file's chunks only when nothing
-else needs them (another upload, a case's scan, a sync event waiting for the file). Runs on
-SQLite and PostgreSQL.
+clean-up of uploads no case took within 30 days of their last step (declared, declared again, a
+chunk), which drops a file's chunks only when nothing else needs them (another upload, a case's
+scan, a sync event waiting for the file). Runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -115,14 +115,15 @@ async def _send(client: httpx.AsyncClient, csrf: dict[str, str], data: bytes, dr
     return str(answer["id"])
 
 
-async def _age(app: Starlette, upload_id: str, declared: int, completed: int) -> None:
-    """Move an upload's declaration and completion back by so many days."""
+async def _age(app: Starlette, upload_id: str, declared: int, touched: int) -> None:
+    """Move an upload's declaration back by so many days, and its last step (completion)."""
     async with app.state.db.session() as session:
         row = await session.get(AttachmentUpload, upload_id)
         assert row is not None
         row.created_at -= dt.timedelta(days=declared)
+        row.touched_at -= dt.timedelta(days=touched)
         if row.completed_at is not None:  # None: the file was here whole when declared
-            row.completed_at -= dt.timedelta(days=completed)
+            row.completed_at -= dt.timedelta(days=touched)
         session.add(row)
         await session.commit()
 
@@ -181,8 +182,8 @@ async def test_the_job_removes_old_unlinked_uploads_and_only_the_chunks_nothing_
         session.add(hold)
         await session.commit()
     for name in ("gone", "recent_old", "linked", "scanned", "held"):
-        await _age(app, ids[name], declared=31, completed=31)
-    await _age(app, ids["late"], declared=40, completed=1)  # finished going up yesterday
+        await _age(app, ids[name], declared=31, touched=31)
+    await _age(app, ids["late"], declared=40, touched=1)  # finished going up yesterday
 
     with caplog.at_level(logging.INFO, logger="yichuang.agent"):
         report = await run_once(app.state.db, app.state.cipher, app.state.settings)
@@ -205,3 +206,43 @@ async def test_the_job_removes_old_unlinked_uploads_and_only_the_chunks_nothing_
 
     again = await run_once(app.state.db, app.state.cipher, app.state.settings)
     assert again.stale_uploads == 0
+
+
+async def test_declaring_again_or_sending_a_chunk_restarts_the_30_days(
+    app: Starlette, personas: Personas
+) -> None:
+    redeclared, idle = photo("redeclared"), photo("idle")
+    partial = tiny_jpeg(b"partial") + os.urandom(2 * CHUNK_BYTES)  # three chunks
+    async with signed_in(app, personas.village_clerk.username) as client:
+        csrf = await token(client)
+        ids = {
+            "redeclared": await _send(client, csrf, redeclared, "draft-again-001"),
+            "idle": await _send(client, csrf, idle, "draft-idle-0001"),
+        }
+        started = await client.post(
+            "/api/agent/uploads",
+            json=declaration(partial, draft_id="draft-part-0001"),
+            headers=csrf,
+        )
+        ids["partial"] = started.json()["id"]
+        assert (await put_chunk(client, csrf, ids["partial"], 0, partial)).status_code == 200
+        for upload_id in ids.values():
+            await _age(app, upload_id, declared=31, touched=31)
+
+        # The phone checks the draft's photos around sending its case; the cut upload goes on.
+        again = await client.post(
+            "/api/agent/uploads",
+            json=declaration(redeclared, draft_id="draft-again-001"),
+            headers=csrf,
+        )
+        assert again.json()["id"] == ids["redeclared"]
+        assert (await put_chunk(client, csrf, ids["partial"], 1, partial)).status_code == 200
+
+    report = await run_once(app.state.db, app.state.cipher, app.state.settings)
+    assert report.stale_uploads == 1
+    async with app.state.db.session() as session:
+        rows = set((await session.exec(select(AttachmentUpload.id))).all())
+    assert rows == {ids["redeclared"], ids["partial"]}
+    assert await _chunks(app, redeclared) == (True, 1)
+    assert await _chunks(app, partial) == (True, 2)
+    assert await _chunks(app, idle) == (False, 0)
