@@ -5,21 +5,26 @@ upload for its draft, and the outbox flush links it to the case made from the dr
 the upload belongs to no case, and the draft may never come (abandoned, the phone's data
 cleared, the phone lost or stolen but still enrolled). Two bounds keep that from filling the disk:
 
-- A quota per agent: the declared sizes of the agent's uploads that no case has linked (withdrawn
-  ones are deleted, so they do not count) add up to at most `UNSENT_QUOTA_BYTES`. A case has a
-  handful of photos of about 300 KB; 30 cases of an agent offline for days are some 50 MB, so
-  200 MB leaves room. A declaration beyond it is a 422 under `size`; re-declaring an upload that
-  exists is not a new one and is never refused. Two declarations at the same instant may both
-  pass: the overshoot is one photo each.
+- A quota per agent: the declared sizes of the agent's uploads that no case has linked add up
+  to at most `UNSENT_QUOTA_BYTES`. A case has a handful of photos of about 300 KB; 30 cases of
+  an agent offline for days are some 50 MB, so 200 MB leaves room. A declaration beyond it is
+  a 422 under `size`; re-declaring an upload that exists is not a new one and is never refused.
+  Two declarations at the same instant may both pass: the overshoot is one photo each. A
+  withdrawn upload is deleted and its file goes with it, as below: it takes neither
+  quota nor disk, so declaring, sending and withdrawing in a loop fills nothing.
 - A retention: an unlinked upload untouched for `STALE_AFTER` (`touched_at`: declared, declared
   again, or a chunk stored) is removed by `do_remove_stale_uploads`, run by the served app's job
-  loop (server/notify/jobs.py), with its file when nothing else needs it. Files are
-  content-addressed and may be shared: any other upload (of any agent, linked or not), a case's
-  `attach` event (a scan at the window, a photo linked from another draft, a file from another
-  node) or an event held until its file is here (server/relay/holds.py) keeps the file. Those
-  checks run after the files' rows are locked: a declaration or a scan of the same file at that
-  moment waits, then finds it either kept or gone (and declares it anew); on PostgreSQL, that
-  is. SQLite has one writer.
+  loop (server/notify/jobs.py).
+
+Both the clean-up and a withdrawal go through `remove_uploads`, which drops a file only when
+nothing else needs it. Files are content-addressed and may be shared: any other upload (of any
+agent, linked or not), a case's `attach` event (a scan at the window, a photo linked from
+another draft, a file from another node) or an event held until its file is here
+(server/relay/holds.py) keeps the file. The files' rows are locked before the uploads are
+deleted, in the order a declaration and a chunk take them (file, then upload), and those checks
+run after: a declaration, a chunk or a scan of the same file at that moment waits, then finds
+it either kept or gone (a 404 that makes the phone declare it anew). That is PostgreSQL; on
+SQLite the checks run after the transaction's first write, which holds its one write lock.
 
 A draft sent after its uploads were removed still brings its photos: before it sends a case, and
 after the worker sent one, the phone declares every photo of it again, marked sent or not (which
@@ -33,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import delete, func
+from sqlalchemy import ColumnElement, delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -74,22 +79,23 @@ async def quota_problem(session: AsyncSession, agent: User, size: int) -> str | 
     )
 
 
-async def do_remove_stale_uploads(
-    session: AsyncSession, cipher: FieldCipher, *, now: dt.datetime | None = None
-) -> int:
-    """Remove the uploads no case linked within `STALE_AFTER` of their last step, and the files
-    nothing else needs; commits. How many uploads went."""
-    cutoff = (now or utcnow()) - STALE_AFTER
-    stale = (
-        col(AttachmentUpload.case_id).is_(None),
-        col(AttachmentUpload.touched_at) < cutoff,
-    )
-    files = set((await session.exec(select(AttachmentUpload.sha256).where(*stale))).all())
+async def remove_uploads(
+    session: AsyncSession, cipher: FieldCipher, *where: ColumnElement[bool]
+) -> tuple[int, set[str]]:
+    """Delete the uploads `where` picks, and the files that nothing else needs now; does not
+    commit. How many uploads went, and which files with them.
+
+    The files' rows are locked first and the uploads deleted after, as a chunk's PUT takes them
+    (the file, then the upload), so the two wait for each other instead of deadlocking; the
+    delete repeats `where`, so an upload linked or touched meanwhile is kept. Only then is it
+    checked what else names the files: another upload, a case's `attach` event, a held event.
+    """
+    files = set((await session.exec(select(AttachmentUpload.sha256).where(*where))).all())
     if not files:
-        return 0
-    # Conditional: an upload linked to its case meanwhile is not stale any more.
-    removed = (await session.exec(delete(AttachmentUpload).where(*stale))).rowcount
+        return 0, set()
     unneeded = set(await lock_attachments(session, files))
+    of_these = col(AttachmentUpload.sha256).in_(sorted(files))
+    removed = (await session.exec(delete(AttachmentUpload).where(*where, of_these))).rowcount
     named = select(AttachmentUpload.sha256).where(col(AttachmentUpload.sha256).in_(unneeded))
     unneeded -= set((await session.exec(named)).all())
     if unneeded:
@@ -97,12 +103,27 @@ async def do_remove_stale_uploads(
     if unneeded:
         unneeded -= await held_files(session, cipher)
     await drop_attachments(session, unneeded)
+    return removed, unneeded
+
+
+async def do_remove_stale_uploads(
+    session: AsyncSession, cipher: FieldCipher, *, now: dt.datetime | None = None
+) -> int:
+    """Remove the uploads no case linked within `STALE_AFTER` of their last step, and the files
+    nothing else needs; commits. How many uploads went."""
+    cutoff = (now or utcnow()) - STALE_AFTER
+    removed, files = await remove_uploads(
+        session,
+        cipher,
+        col(AttachmentUpload.case_id).is_(None),
+        col(AttachmentUpload.touched_at) < cutoff,
+    )
     await session.commit()
     if removed:
         log.info(
             "removed %d agent uploads no case took within %d days (%d files with them)",
             removed,
             STALE_AFTER.days,
-            len(unneeded),
+            len(files),
         )
     return removed

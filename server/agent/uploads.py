@@ -8,7 +8,8 @@
     GET  /api/agent/uploads/{upload_id}          the same answer again (after a cut)
     PUT  /api/agent/uploads/{upload_id}/chunks/{idx}   one chunk's plain bytes
     DELETE /api/agent/uploads/{upload_id}        the agent removed the photo on the phone before
-                                                 the case was sent: it will not be attached
+                                                 the case was sent: it will not be attached, and
+                                                 its file goes unless something else needs it
 
 The bytes go to server/attachments/store.py, which seals every chunk at rest, refuses a chunk
 of the wrong length or a first chunk that is not the declared type (by its magic bytes), and
@@ -23,7 +24,7 @@ has linked may declare `UNSENT_QUOTA_BYTES` (200 MB) in all, beyond which a decl
 422 under `size` (re-declaring an upload that exists always answers); and an unlinked upload
 untouched for `STALE_AFTER` (30 days; declaring it again or storing a chunk touches it) is
 removed by the job loop, with its file's chunks when no other upload, case or held event needs
-that file. The phone declares a case's photos again
+that file, as a withdrawn one is at once. The phone declares a case's photos again
 around sending it, so a removed one goes up again; the answer's `linked` says whether the
 case made from the draft has the photo yet.
 
@@ -53,7 +54,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 
 from server.agent.device_auth import agent_guard, device_agent
-from server.agent.upload_limits import UNSENT_QUOTA_MB, quota_problem
+from server.agent.upload_limits import UNSENT_QUOTA_MB, quota_problem, remove_uploads
 from server.attachments.media import MEDIA_NAMES, MEDIA_TYPES, sniff_media_type
 from server.attachments.models import Attachment, AttachmentUpload
 from server.attachments.store import (
@@ -264,15 +265,24 @@ async def do_store_upload_chunk(
     await session.commit()
 
 
-async def do_withdraw_upload(session: AsyncSession, upload: AttachmentUpload) -> None:
-    """Forget an upload the agent removed on the phone, unless its case has it already. The
-    file's chunks stay: content-addressed, they may be another upload's too."""
+async def do_withdraw_upload(
+    session: AsyncSession, cipher: FieldCipher, upload: AttachmentUpload
+) -> None:
+    """Forget an upload the agent removed on the phone, unless its case has it already, and
+    drop its file's chunks unless something else needs them (content-addressed, they may be
+    another upload's or a case's too); commits."""
+    refused = HTTPException(
+        409, "这张照片已随办件交到乡镇，不能再从手机上撤回；如有错误，请告诉窗口工作人员"
+    )
     if upload.case_id is not None:
-        raise HTTPException(
-            409, "这张照片已随办件交到乡镇，不能再从手机上撤回；如有错误，请告诉窗口工作人员"
-        )
-    await session.delete(upload)
+        raise refused
+    this = col(AttachmentUpload.id) == upload.id
+    removed, _files = await remove_uploads(
+        session, cipher, this, col(AttachmentUpload.case_id).is_(None)
+    )
     await session.commit()
+    if not removed and (await session.exec(select(AttachmentUpload.id).where(this))).first():
+        raise refused  # linked to its case meanwhile (else the clean-up took it: gone anyway)
 
 
 async def do_link_uploads(
@@ -402,7 +412,8 @@ async def agent_upload_chunk(
 async def agent_upload_delete(request: Request[Any, Any, Any], upload_id: UploadId) -> None:
     user = device_agent(request)
     async with _db(request).session() as session:
-        await do_withdraw_upload(session, await access_upload_by_id(session, user, upload_id))
+        upload = await access_upload_by_id(session, user, upload_id)
+        await do_withdraw_upload(session, _cipher(request), upload)
 
 
 HANDLERS = [

@@ -15,9 +15,10 @@ The only code that touches `attachment` and `attachment_chunk`. Invariants:
 - Reading checks the SHA-256 again at the end: what the database gives back is trusted only
   once it hashes to its name.
 
-- A file is dropped (`drop_attachments`: its chunks and its declaration) only by the clean-up of
-  agents' abandoned uploads (server/agent/upload_limits.py), and only once nothing names it:
-  no upload, no case's `attach` event, no event held for it.
+- A file is dropped (`drop_attachments`: its chunks and its declaration) only when an agent's
+  upload of it goes, withdrawn or abandoned (server/agent/upload_limits.py `remove_uploads`),
+  and only once nothing names it: no other upload, no case's `attach` event, no event held for
+  it.
 
 Nothing here commits: the caller's transaction decides, as with `append_event`. Nothing here
 checks who asks either: a file is reached only through a case (server/attachments/access.py).

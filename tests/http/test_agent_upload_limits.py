@@ -2,7 +2,8 @@
 has linked (refused in Chinese; a repeated declaration always answers), and the job loop's
 clean-up of uploads no case took within 30 days of their last step (declared, declared again, a
 chunk), which drops a file's chunks only when nothing else needs them (another upload, a case's
-scan, a sync event waiting for the file). Runs on SQLite and PostgreSQL.
+scan, a sync event waiting for the file), as withdrawing an upload does at once.
+Runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -206,6 +207,51 @@ async def test_the_job_removes_old_unlinked_uploads_and_only_the_chunks_nothing_
 
     again = await run_once(app.state.db, app.state.cipher, app.state.settings)
     assert again.stale_uploads == 0
+
+
+async def test_a_withdrawn_photo_takes_its_chunks_unless_something_else_needs_them(
+    app: Starlette, personas: Personas
+) -> None:
+    alone, shared, scanned = (photo(name) for name in ("alone", "shared", "scanned"))
+    await make_persona_case(app, personas)
+    await make_persona_scan(app, personas, scanned)
+    async with signed_in(app, personas.village_clerk.username) as client:
+        csrf = await token(client)
+
+        async def withdraw(upload_id: str) -> None:
+            gone = await client.delete(f"/api/agent/uploads/{upload_id}", headers=csrf)
+            assert gone.status_code == 204, gone.text
+
+        await withdraw(await _send(client, csrf, alone, "draft-alone-001"))
+        assert await _chunks(app, alone) == (False, 0)
+
+        # The loop a stolen phone could run (declare the quota, send, withdraw) leaves nothing.
+        declared = [
+            (await client.post("/api/agent/uploads", json=blank(), headers=csrf)).json()
+            for _ in range(3)
+        ]
+        for upload in declared:
+            await withdraw(upload["id"])
+        async with app.state.db.session() as session:
+            names = [upload["sha256"] for upload in declared]
+            query = select(func.count()).where(col(Attachment.sha256).in_(names))
+            assert (await session.exec(query)).one() == 0
+
+        # The same photo for two drafts: the file stays while the other upload names it.
+        first = await _send(client, csrf, shared, "draft-shared-01")
+        second = await _send(client, csrf, shared, "draft-shared-02")
+        await withdraw(first)
+        assert await _chunks(app, shared) == (True, 1)
+        await withdraw(second)
+        assert await _chunks(app, shared) == (False, 0)
+
+        # The window scanned the same bytes into a case: its file stays whole.
+        await withdraw(await _send(client, csrf, scanned, "draft-scanned-1"))
+    assert await _chunks(app, scanned) == (True, 1)
+    async with app.state.db.session() as session:
+        assert personas.case_id is not None
+        [scan] = await scans_of_case(session, app.state.cipher, personas.case_id)
+        assert await read_attachment(session, app.state.cipher, scan.sha256) == scanned
 
 
 async def test_declaring_again_or_sending_a_chunk_restarts_the_30_days(
