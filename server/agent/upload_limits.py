@@ -9,8 +9,8 @@ cleared, the phone lost or stolen but still enrolled). Two bounds keep that from
   to at most `UNSENT_QUOTA_BYTES`. A case has a handful of photos of about 300 KB; 30 cases of
   an agent offline for days are some 50 MB, so 200 MB leaves room. A declaration beyond it is
   a 422 under `size`; re-declaring an upload that exists is not a new one and is never refused.
-  Two declarations at the same instant may both pass: the overshoot is one photo each. A
-  withdrawn upload is deleted and its file goes with it, as below: it takes neither
+  An agent's declarations take turns (`lock_agent`), so two at the same instant cannot both
+  pass. A withdrawn upload is deleted and its file goes with it, as below: it takes neither
   quota nor disk, so declaring, sending and withdrawing in a loop fills nothing.
 - A retention: an unlinked upload untouched for `STALE_AFTER` (`touched_at`: declared, declared
   again, or a chunk stored) is removed by `do_remove_stale_uploads`, run by the served app's job
@@ -38,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import ColumnElement, delete, func
+from sqlalchemy import ColumnElement, delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -77,6 +77,20 @@ async def quota_problem(session: AsyncSession, agent: User, size: int) -> str | 
         f"上限 {UNSENT_QUOTA_MB} MB）。请先把填好的办件发送到乡镇，或在办件里删除不再需要的"
         "照片，再上传这张照片"
     )
+
+
+async def lock_agent(session: AsyncSession, agent: User) -> None:
+    """Make the agent's declarations wait for each other until this transaction ends, so that
+    each counts the others' uploads against the quota. PostgreSQL locks the user row; SQLite
+    takes its one write lock only at a write (a SELECT … FOR UPDATE means nothing there), so it
+    gets a write that changes nothing."""
+    row = col(User.id) == agent.uid
+    if session.get_bind().dialect.name == "sqlite":
+        same = update(User).where(row).values(session_epoch=User.session_epoch)
+        await session.exec(same.execution_options(synchronize_session=False))
+    else:
+        # FOR NO KEY UPDATE: rows that merely refer to the user (audit, uploads) need not wait.
+        await session.exec(select(User.id).where(row).with_for_update(key_share=True))
 
 
 async def remove_uploads(

@@ -54,7 +54,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 
 from server.agent.device_auth import agent_guard, device_agent
-from server.agent.upload_limits import UNSENT_QUOTA_MB, quota_problem, remove_uploads
+from server.agent.upload_limits import UNSENT_QUOTA_MB, lock_agent, quota_problem, remove_uploads
 from server.attachments.media import MEDIA_NAMES, MEDIA_TYPES, sniff_media_type
 from server.attachments.models import Attachment, AttachmentUpload
 from server.attachments.store import (
@@ -183,6 +183,7 @@ async def do_declare_upload(
     declaring again restarts the upload's `STALE_AFTER`."""
     if errors := declaration_problems(data):
         raise ValidationFailed(errors)
+    await lock_agent(session, actor)  # one declaration of the agent's at a time: the quota
     # Locked (PostgreSQL) against the clean-up dropping the file between here and the insert.
     existing = await session.get(Attachment, data.sha256, with_for_update=True)
     if existing is not None and (existing.size, existing.media_type) != (

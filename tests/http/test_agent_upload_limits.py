@@ -1,13 +1,14 @@
 """What agents' unsent photos may take on the township: a quota per agent on the uploads no case
-has linked (refused in Chinese; a repeated declaration always answers), and the job loop's
-clean-up of uploads no case took within 30 days of their last step (declared, declared again, a
-chunk), which drops a file's chunks only when nothing else needs them (another upload, a case's
-scan, a sync event waiting for the file), as withdrawing an upload does at once.
-Runs on SQLite and PostgreSQL.
+has linked (refused in Chinese; a repeated declaration always answers; declarations at the same
+instant cannot pass it together), and the job loop's clean-up of uploads no case took within 30
+days of their last step (declared, declared again, a chunk), which drops a file's chunks only
+when nothing else needs them (another upload, a case's scan, a sync event waiting for the file),
+as withdrawing an upload does at once. Runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import os
@@ -20,7 +21,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from server.agent.upload_limits import UNSENT_QUOTA_BYTES
+from server.agent.upload_limits import UNSENT_QUOTA_BYTES, unsent_bytes
 from server.agent.uploads import CHUNK_BYTES, MAX_UPLOAD_BYTES, do_link_uploads
 from server.attachments.access import scans_of_case
 from server.attachments.models import Attachment, AttachmentChunk, AttachmentUpload
@@ -252,6 +253,24 @@ async def test_a_withdrawn_photo_takes_its_chunks_unless_something_else_needs_th
         assert personas.case_id is not None
         [scan] = await scans_of_case(session, app.state.cipher, personas.case_id)
         assert await read_attachment(session, app.state.cipher, scan.sha256) == scanned
+
+
+async def test_declarations_at_the_same_instant_do_not_pass_the_quota_together(
+    app: Starlette, personas: Personas
+) -> None:
+    async with signed_in(app, personas.village_clerk.username) as client:
+        csrf = await token(client)
+
+        async def post() -> httpx.Response:
+            return await client.post("/api/agent/uploads", json=blank(), headers=csrf)
+
+        for _ in range(UNSENT_QUOTA_BYTES // MAX_UPLOAD_BYTES - 1):
+            assert (await post()).status_code == 200
+        answers = await asyncio.gather(*(post() for _ in range(5)))  # room for one more
+    assert sorted(answer.status_code for answer in answers) == [200, 422, 422, 422, 422]
+    assert all(FULL in a.json()["errors"]["size"] for a in answers if a.status_code == 422)
+    async with app.state.db.session() as session:
+        assert await unsent_bytes(session, personas.village_clerk) == UNSENT_QUOTA_BYTES
 
 
 async def test_declaring_again_or_sending_a_chunk_restarts_the_30_days(
