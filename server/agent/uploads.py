@@ -24,9 +24,11 @@ has linked may declare `UNSENT_QUOTA_BYTES` (200 MB) in all, beyond which a decl
 422 under `size` (re-declaring an upload that exists always answers); and an unlinked upload
 untouched for `STALE_AFTER` (30 days; declaring it again or storing a chunk touches it) is
 removed by the job loop, with its file's chunks when no other upload, case or held event needs
-that file, as a withdrawn one is at once. The phone declares a case's photos again
-around sending it, so a removed one goes up again; the answer's `linked` says whether the
-case made from the draft has the photo yet.
+that file, as a withdrawn one is at once. The phone declares a case's photos again around
+sending it, so a removed one goes up again; the answer's `linked` says whether the case made
+from the draft has the photo yet. A request that meets the clean-up removing its upload is the
+same 404 ("可能已被清理"), so the phone declares the photo again; a sync linking the draft's
+photos skips it, and the phone sends the case once more after it went up again.
 
 Only a village agent may upload, and only to their own uploads: another's upload id is the
 same 404 as none. The agent is known by the session (with the `X-CSRF-Token` header), or by
@@ -39,6 +41,7 @@ for having it, since hashes are shown only to those who may see the file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import secrets
@@ -61,6 +64,7 @@ from server.attachments.store import (
     SHA256_HEX,
     AttachmentCorrupt,
     ChunkRefused,
+    UnknownAttachment,
     declare_attachment,
     is_complete,
     missing_chunks,
@@ -233,7 +237,7 @@ async def do_store_upload_chunk(
     session: AsyncSession, cipher: FieldCipher, *, upload: AttachmentUpload, idx: int, data: bytes
 ) -> None:
     """Store one chunk (a repeat is a no-op), restart the upload's `STALE_AFTER` and commit; the
-    last one has the file verified. An upload the clean-up removed meanwhile is a 404."""
+    last one has the file verified. An upload or file the clean-up removed meanwhile is a 404."""
     attachment = await session.get(Attachment, upload.sha256)
     if attachment is None:  # the clean-up dropped the upload and its file just now
         raise NotFound(NOT_FOUND)
@@ -244,6 +248,8 @@ async def do_store_upload_chunk(
         )
     try:
         await store_chunk(session, cipher, sha256=upload.sha256, idx=idx, data=data)
+    except UnknownAttachment as exc:  # dropped since the check above
+        raise NotFound(NOT_FOUND) from exc
     except ChunkRefused as exc:
         raise ValidationFailed(
             {"chunk": f"第 {idx + 1} 块的序号或长度与登记的文件不符，请重新上传这张照片"}
@@ -296,7 +302,8 @@ async def do_link_uploads(
     draft_id: str,
 ) -> list[CaseEvent]:
     """Link the agent's finished uploads of a draft to the case made from it: one `attach`
-    event each (do_apply checks who may and commits); an upload linked already is skipped."""
+    event each (do_apply checks who may and commits); an upload linked already, or removed
+    meanwhile (the phone declares it again and sends the case once more), is skipped."""
     query = select(AttachmentUpload).where(
         col(AttachmentUpload.user_id) == actor.uid,
         col(AttachmentUpload.draft_id) == draft_id,
@@ -307,8 +314,13 @@ async def do_link_uploads(
         attachment = await session.get(Attachment, upload.sha256)
         if attachment is None or not await is_complete(session, upload.sha256):
             continue
-        upload.case_id = case.id
-        session.add(upload)
+        linked = await session.exec(
+            update(AttachmentUpload)
+            .where(col(AttachmentUpload.id) == upload.id, col(AttachmentUpload.case_id).is_(None))
+            .values(case_id=case.id)
+        )
+        if linked.rowcount != 1:  # the clean-up or a withdrawal took it since the query above
+            continue
         extension = MEDIA_TYPES[attachment.media_type][1]
         body = {
             "material": upload.material,
@@ -347,7 +359,10 @@ async def agent_upload_list(
         query = query.where(col(AttachmentUpload.draft_id) == draft_id)
     async with _db(request).session() as session:
         rows = (await session.exec(query.order_by(col(AttachmentUpload.created_at)))).all()
-        uploads = [await _answer(session, row) for row in rows]
+        uploads: list[UploadOut] = []
+        for row in rows:
+            with contextlib.suppress(NotFound):  # removed by the clean-up since the query
+                uploads.append(await _answer(session, row))
     session_data = request.scope.get("session")
     signed_in = request.scope.get("user") is not None  # not a phone signing without a session
     token = csrf_token(session_data) if signed_in and isinstance(session_data, dict) else ""

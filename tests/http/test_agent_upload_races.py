@@ -1,7 +1,10 @@
-"""A photo upload and the clean-up of abandoned ones at the same moment: on PostgreSQL, a
-clean-up that meets the last chunk waits for it instead of deadlocking. The other side runs for
-real at the named moment: right after a given statement of the request, before the request goes
-on. Runs on SQLite and PostgreSQL.
+"""A photo upload and the clean-up of abandoned ones at the same moment: a chunk for a file the
+clean-up just dropped is the 404 that makes the phone start again, the list leaves out what it
+just removed, a sync that links an upload the clean-up just removed answers normally (the phone
+declares the photo again and sends the case once more), and on PostgreSQL a clean-up that meets
+the last chunk waits for it instead of deadlocking. The other side runs for real at the named
+moment: right after a given statement of the request, before the request goes on. Runs on
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from sqlalchemy import event, text
 from sqlalchemy.util import await_only
 from starlette.applications import Starlette
 
+from server.agent.models import AgentIntake
 from server.agent.upload_limits import STALE_AFTER, do_remove_stale_uploads
 from server.agent.uploads import CHUNK_BYTES
+from server.attachments.access import scans_of_case
 from server.attachments.models import AttachmentUpload
 from server.attachments.store import is_complete
 from server.db import utcnow
-from tests.conftest import signed_in
-from tests.factories import Personas
+from tests.conftest import make_client, signed_in
+from tests.factories import Personas, make_persona_case, make_persona_scan
+from tests.http.test_agent_devices import _answer, _case, _claim, _enrolled, _sync
 from tests.http.test_agent_uploads import declaration, put_chunk, token
 from tests.scan_files import tiny_jpeg
 
@@ -73,6 +79,91 @@ async def clean_up(app: Starlette, *, later: dt.timedelta = LATER) -> int:
     """The job's clean-up, as if it ran `later` from now (by default: every upload is stale)."""
     async with app.state.db.session() as session:
         return await do_remove_stale_uploads(session, app.state.cipher, now=utcnow() + later)
+
+
+async def test_a_chunk_for_a_file_the_clean_up_just_dropped_is_a_404(
+    app: Starlette, personas: Personas
+) -> None:
+    photo = tiny_jpeg(b"dropped") + bytes(CHUNK_BYTES)  # two chunks
+    async with signed_in(app, personas.village_clerk.username) as client:
+        csrf = await token(client)
+        declared = await client.post("/api/agent/uploads", json=declaration(photo), headers=csrf)
+        upload_id = declared.json()["id"]
+        # The request has found the upload and its file; then the clean-up drops both.
+        with meanwhile(app, reads("attachment"), lambda: clean_up(app)) as removed:
+            sent = await put_chunk(client, csrf, upload_id, 0, photo)
+        assert removed == [1]
+        assert sent.status_code == 404 and "可能已被清理" in sent.json()["detail"]
+        # The phone declares it again and sends it whole.
+        again = await client.post("/api/agent/uploads", json=declaration(photo), headers=csrf)
+        assert again.json()["id"] != upload_id and again.json()["missing"] == [0, 1]
+        for idx in (0, 1):
+            assert (
+                await put_chunk(client, csrf, again.json()["id"], idx, photo)
+            ).status_code == 200
+
+
+async def test_the_list_leaves_out_an_upload_the_clean_up_just_removed(
+    app: Starlette, personas: Personas
+) -> None:
+    photo = tiny_jpeg(b"listed")
+    async with signed_in(app, personas.village_clerk.username) as client:
+        csrf = await token(client)
+        declared = await client.post("/api/agent/uploads", json=declaration(photo), headers=csrf)
+        assert declared.status_code == 200, declared.text
+        # The list has read the agent's uploads; the clean-up removes the one with its file.
+        with meanwhile(app, reads("attachment_upload"), lambda: clean_up(app)) as removed:
+            listed = await client.get("/api/agent/uploads")
+        assert removed == [1]
+        assert listed.status_code == 200 and listed.json()["uploads"] == []
+        assert listed.json()["csrf_token"]
+
+
+async def test_a_sync_linking_an_upload_the_clean_up_just_removed_answers_normally(
+    app: Starlette, personas: Personas
+) -> None:
+    await _claim(app, personas)
+    phone = await _enrolled(app, personas)
+    draft = "fedcba9876543210fedcba9876543210"
+    photo = tiny_jpeg(b"removed while linking")
+    # The window has scanned the same bytes into another case: the upload goes, its file stays.
+    await make_persona_case(app, personas)
+    await make_persona_scan(app, personas, photo)
+    case = {**_case(personas, "0193a0c0-0000-7000-8000-000000000006"), "draft": draft}
+    async with signed_in(app, personas.village_clerk.username) as agent:
+        csrf = await token(agent)
+
+        async def upload() -> dict[str, Any]:
+            declared = await agent.post(
+                "/api/agent/uploads", json=declaration(photo, draft_id=draft), headers=csrf
+            )
+            assert declared.status_code == 200, declared.text
+            answer: dict[str, Any] = declared.json()
+            for idx in answer["missing"]:
+                assert (await put_chunk(agent, csrf, answer["id"], idx, photo)).status_code == 200
+            return answer
+
+        first = await upload()
+        async with make_client(app) as client:
+            # The sync has read the draft's uploads; the clean-up removes this one meanwhile.
+            with meanwhile(app, reads("attachment_upload"), lambda: clean_up(app)) as removed:
+                sent = _answer(app, phone, await _sync(client, app, phone, [case]))
+            assert removed == [1]
+            assert sent["results"][0]["status"] == "stored"
+            async with app.state.db.session() as session:
+                intake = await session.get(AgentIntake, case["id"])
+                assert intake is not None and intake.case_id is not None
+                assert await scans_of_case(session, app.state.cipher, intake.case_id) == []
+            # After sending, the phone declares the photo again: not linked, so it sends the
+            # case once more, which links it.
+            again = await upload()
+            assert again["id"] != first["id"] and again["linked"] is False
+            assert again["complete"] is True
+            repeated = _answer(app, phone, await _sync(client, app, phone, [case]))
+            assert repeated["results"][0]["status"] == "repeated"
+    async with app.state.db.session() as session:
+        [scan] = await scans_of_case(session, app.state.cipher, intake.case_id)
+    assert scan.sha256 == first["sha256"]
 
 
 async def _waiting_on_a_lock(app: Starlette) -> None:
