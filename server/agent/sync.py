@@ -30,7 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.agent.devices import device_sender
 from server.agent.models import AgentIntake
-from server.agent.uploads import do_link_uploads
+from server.agent.upload_links import do_link_uploads
 from server.auth.access import Forbidden
 from server.auth.models import User
 from server.cases.actions import Intake, ReceivedMaterial, do_open_case

@@ -17,7 +17,7 @@ hashes the whole file when the last chunk arrives: a file that is not its declar
 loses its chunks and is refused here (422), so the phone starts it again. Declaring is
 idempotent (one row per agent, draft, material and hash) and so is every PUT, so a phone that
 lost the answer simply asks again. The phone's draft has no case on the server yet: the
-outbox flush links its finished uploads to the case it creates (`do_link_uploads`).
+outbox flush links its finished uploads to the case it creates (server/agent/upload_links.py).
 
 What waits for a case is bounded (server/agent/upload_limits.py): an agent's uploads no case
 has linked may declare `UNSENT_QUOTA_BYTES` (200 MB) in all, beyond which a declaration is a
@@ -73,12 +73,9 @@ from server.attachments.store import (
 from server.auth.access import NotFound
 from server.auth.models import User
 from server.auth.sessions import csrf_token
-from server.cases.actions import do_apply
-from server.cases.models import CaseEvent, CaseRecord
 from server.crypto.fields import FieldCipher
 from server.db import Database, utcnow
 from server.forms import ValidationFailed
-from server.settings import Settings
 
 CHUNK_BYTES = 64 * 1024  # a bad 2G link still moves a chunk before it drops
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # photos are resized to a few hundred KB on the phone
@@ -290,57 +287,6 @@ async def do_withdraw_upload(
     await session.commit()
     if not removed and (await session.exec(select(AttachmentUpload.id).where(this))).first():
         raise refused  # linked to its case meanwhile (else the clean-up took it: gone anyway)
-
-
-async def do_link_uploads(
-    *,
-    session: AsyncSession,
-    cipher: FieldCipher,
-    settings: Settings,
-    actor: User,
-    case: CaseRecord,
-    draft_id: str,
-) -> list[CaseEvent]:
-    """Link the agent's finished uploads of a draft to the case made from it: one `attach`
-    event each (do_apply checks who may and commits); an upload linked already, or removed
-    meanwhile (the phone declares it again and sends the case once more), is skipped."""
-    query = select(AttachmentUpload).where(
-        col(AttachmentUpload.user_id) == actor.uid,
-        col(AttachmentUpload.draft_id) == draft_id,
-        col(AttachmentUpload.case_id).is_(None),
-    )
-    events: list[CaseEvent] = []
-    for upload in (await session.exec(query.order_by(col(AttachmentUpload.created_at)))).all():
-        attachment = await session.get(Attachment, upload.sha256)
-        if attachment is None or not await is_complete(session, upload.sha256):
-            continue
-        linked = await session.exec(
-            update(AttachmentUpload)
-            .where(col(AttachmentUpload.id) == upload.id, col(AttachmentUpload.case_id).is_(None))
-            .values(case_id=case.id)
-        )
-        if linked.rowcount != 1:  # the clean-up or a withdrawal took it since the query above
-            continue
-        extension = MEDIA_TYPES[attachment.media_type][1]
-        body = {
-            "material": upload.material,
-            "sha256": upload.sha256,
-            "name": f"{upload.material}-照片{len(events) + 1}{extension}",
-            "media_type": attachment.media_type,
-            "size": attachment.size,
-        }
-        events.append(
-            await do_apply(
-                session=session,
-                cipher=cipher,
-                settings=settings,
-                actor=actor,
-                case=case,
-                command="attach",
-                body=body,
-            )
-        )
-    return events
 
 
 # --- handlers ----------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from server.agent.upload_limits import UNSENT_QUOTA_BYTES, unsent_bytes
-from server.agent.uploads import CHUNK_BYTES, MAX_UPLOAD_BYTES, do_link_uploads
+from server.agent.upload_links import do_link_uploads
+from server.agent.uploads import CHUNK_BYTES, MAX_UPLOAD_BYTES
 from server.attachments.access import scans_of_case
 from server.attachments.models import Attachment, AttachmentChunk, AttachmentUpload
 from server.attachments.store import read_attachment

@@ -18,7 +18,8 @@ from starlette.applications import Starlette
 
 from server.agent.device_auth import signed_message
 from server.agent.models import AgentDevice
-from server.agent.uploads import CHUNK_BYTES, MAX_UPLOAD_BYTES, do_link_uploads
+from server.agent.upload_links import do_link_uploads
+from server.agent.uploads import CHUNK_BYTES, MAX_UPLOAD_BYTES
 from server.attachments.access import scans_of_case
 from server.attachments.store import read_attachment
 from server.auth.models import Role
