@@ -337,7 +337,7 @@ def test_a_case_finished_after_its_photos_were_cleaned_up_brings_them_again(
     with sqlite3.connect(server.data_dir / "yichuang.db") as db:
         aged = db.execute(
             "UPDATE attachment_upload SET created_at = datetime('now', '-40 days'),"
-            " completed_at = datetime('now', '-40 days')"
+            " completed_at = datetime('now', '-40 days'), touched_at = datetime('now', '-40 days')"
             " WHERE user_id = ? AND case_id IS NULL",
             (me["id"],),
         ).rowcount
