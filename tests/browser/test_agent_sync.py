@@ -33,7 +33,7 @@ from .conftest import (
 from .test_agent_offline import lone_server, sign_in, wait_for_worker  # noqa: F401 (a fixture)
 from .test_agent_vault import ID_NUMBER, ITEM, PHONE, fill_draft, set_pin, unlock
 from .test_notifications import announce
-from .test_push_worker import CHECK, CLOSE_ALL, UNREAD, shown_now, site_worker
+from .test_push_worker import CHECK, UNREAD, shown_now, site_worker
 
 AGENT, OTHER, CLERK = "zhen.agent3", "zhen.agent2", "zhen.clerk"
 AGENT_NAME = "吴春生"
@@ -387,22 +387,12 @@ def test_news_reaches_an_enrolled_phone_after_its_session_ended(
     page = tab.page
     page.context.grant_permissions(["notifications"], origin=server.base_url)
     worker = site_worker(page, server.base_url)
-    while page.evaluate(CHECK):  # what was unread before this test has been announced
-        pass
-    page.evaluate(CLOSE_ALL)
+    worker.forget_earlier_news()
 
     page.context.clear_cookies()  # the session is gone; the phone keeps its keys
     assert page.evaluate("fetch('/api/me').then((r) => r.status)") == 401
     announce(server, "上报件结果已返回（测试）", user="zhen.agent1", link="/agent/outbox")
-    worker.cdp.send(
-        "ServiceWorker.dispatchSyncEvent",
-        {
-            "origin": server.base_url,
-            "registrationId": worker.registration,
-            "tag": "yc-outbox",
-            "lastChance": False,
-        },
-    )
+    worker.fire_sync()
     note = shown_now(worker)
     assert UNREAD.fullmatch(note["body"]) and note["data"] == {"link": "/agent/outbox"}, note
     assert page.evaluate(CHECK) is False  # told once

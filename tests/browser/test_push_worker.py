@@ -70,6 +70,25 @@ class Worker:
             f"permission: {permission}; worker: {self.seen}"
         )
 
+    def fire_sync(self) -> None:
+        """Background Sync's `sync` event (tag yc-outbox), as the browser fires it when a link
+        appears."""
+        self.cdp.send(
+            "ServiceWorker.dispatchSyncEvent",
+            {
+                "origin": self.origin,
+                "registrationId": self.registration,
+                "tag": "yc-outbox",
+                "lastChance": False,
+            },
+        )
+
+    def forget_earlier_news(self) -> None:
+        """Have what was unread before the test announced, and close what is shown."""
+        while self.page.evaluate(CHECK):
+            pass
+        self.page.evaluate(CLOSE_ALL)
+
 
 def said(note: dict[str, Any]) -> tuple[str, str]:
     return note["body"], note["data"]["link"]
@@ -184,21 +203,11 @@ def test_every_sync_checks_the_message_centre_where_notifications_are_allowed(
     sign_in(page, server, agent, server.logins[agent])
     worker = site_worker(page, server.base_url)
     expect(page.locator("[data-sync-status]")).not_to_contain_text("同步…")
-    while page.evaluate(CHECK):  # what was unread before this test has been announced
-        pass
-    page.evaluate(CLOSE_ALL)
+    worker.forget_earlier_news()
 
     # Background Sync (here fired by DevTools, as the browser does when a link appears).
     announce(server, "县级结果已返回（测试）", user=agent, link="/agent/outbox")
-    worker.cdp.send(
-        "ServiceWorker.dispatchSyncEvent",
-        {
-            "origin": server.base_url,
-            "registrationId": worker.registration,
-            "tag": "yc-outbox",
-            "lastChance": False,
-        },
-    )
+    worker.fire_sync()
     note = shown_now(worker)
     assert (note["title"], note["tag"], note["data"]) == (
         "一窗 · 新消息",
