@@ -155,7 +155,7 @@ def _free_loopback_port() -> int:
         return port
 
 
-def _cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [*SERVER, "--data", str(data), *args]
     done = subprocess.run(
         command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False
@@ -193,8 +193,8 @@ def _health(base_url: str) -> bool:
 def started_township(data: Path) -> Iterator[TownshipServer]:
     """A demo township initialised in `data`, served by `yichuang serve` on a free loopback
     port until the block ends (or until the test stops it itself)."""
-    _cli(data, "init", *INIT_ARGS)
-    _cli(data, "demo")
+    cli(data, "init", *INIT_ARGS)
+    cli(data, "demo")
     logins = parse_logins((data / "demo-logins.txt").read_text(encoding="utf-8"))
     assert {"zhen.admin", "zhen.clerk"} <= logins.keys(), f"demo logins: {sorted(logins)}"
 

@@ -28,6 +28,7 @@ from .conftest import (
     Tab,
     TownshipServer,
     _health,
+    cli,
     persistent,
 )
 from .test_agent_offline import lone_server, sign_in, wait_for_worker  # noqa: F401 (a fixture)
@@ -342,15 +343,7 @@ def test_a_case_finished_after_its_photos_were_cleaned_up_brings_them_again(
             (me["id"],),
         ).rowcount
     assert aged >= 1
-    job = subprocess.run(
-        [*SERVER, "--data", str(server.data_dir), "notify", "--once"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert job.returncode == 0, job.stderr
+    cli(server.data_dir, "notify", "--once")
     assert page.evaluate("fetch('/api/agent/uploads').then((r) => r.json())")["uploads"] == []
 
     # The link dies as the photo goes up again: the case arrives alone, and stays in the

@@ -4,12 +4,11 @@ the service worker letting the stream pass; without JavaScript the badge is righ
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 
 from playwright.sync_api import Page, expect
 
-from .conftest import REPO, SERVER, OpenTab, TownshipServer
+from .conftest import OpenTab, TownshipServer, cli
 from .test_signin import sign_in
 
 CLERK = "zhen.clerk"
@@ -18,19 +17,7 @@ CLERK = "zhen.clerk"
 def announce(
     server: TownshipServer, title: str, user: str = CLERK, link: str = "/notifications"
 ) -> None:
-    done = subprocess.run(
-        [
-            *SERVER,
-            *("--data", str(server.data_dir), "announce", "--user", user),
-            *("--title", title, "--link", link),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    cli(server.data_dir, "announce", "--user", user, "--title", title, "--link", link)
 
 
 def unread(page: Page) -> int:
