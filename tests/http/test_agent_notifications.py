@@ -4,42 +4,16 @@ id and a link; the agent's own notifications, never another's; a revoked phone i
 
 from __future__ import annotations
 
-import base64
-
 from sqlmodel import select
 from starlette.applications import Starlette
 
-from server.agent.models import AgentDevice
-from server.db import utcnow
 from server.notify.actions import do_mark_read, do_notify
 from server.notify.models import Notification
-from sync.keys import NodeKeys
 from tests.conftest import make_client, signed_in
 from tests.factories import Personas
-from tests.http.test_agent_uploads import device_headers
+from tests.http.test_agent_uploads import device_headers, enrolled, revoke
 
 URL = "/api/agent/notifications/unread"
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-async def enrolled(app: Starlette, user_id: int) -> NodeKeys:
-    keys = NodeKeys.generate()
-    public = keys.public()
-    async with app.state.db.session() as session:
-        session.add(
-            AgentDevice(
-                key_id=public.key_id.hex(),
-                user_id=user_id,
-                name="测试手机",
-                signing=b64url(public.signing),
-                receiving=b64url(public.receiving),
-            )
-        )
-        await session.commit()
-    return keys
 
 
 async def tell(app: Starlette, user_id: int, key: str, link: str) -> int:
@@ -87,12 +61,7 @@ async def test_the_phone_asks_by_its_signature_and_hears_only_its_agents_news(
         # Signed for another request, garbled, or by a revoked phone: refused, in Chinese.
         forged = await client.get(URL, headers=device_headers(keys, "GET", "/api/agent/uploads"))
         assert forged.status_code == 401 and "本机的签名无效" in forged.json()["detail"]
-        async with app.state.db.session() as session:
-            row = await session.get(AgentDevice, keys.key_id.hex())
-            assert row is not None
-            row.revoked_at = utcnow()
-            session.add(row)
-            await session.commit()
+        await revoke(app, keys)
         revoked = await client.get(URL, headers=device_headers(keys, "GET", URL))
         assert revoked.status_code == 401
 

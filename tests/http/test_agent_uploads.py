@@ -198,21 +198,41 @@ def device_headers(keys: NodeKeys, method: str, url: str, body: bytes = b"") -> 
     return {"Authorization": f"YC-Device {keys.key_id.hex()}:{text}"}
 
 
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+async def enrolled(app: Starlette, user_id: int) -> NodeKeys:
+    """A phone enrolled for the user (its device row, as enrolment leaves it); its keys."""
+    keys = NodeKeys.generate()
+    public = keys.public()
+    async with app.state.db.session() as session:
+        session.add(
+            AgentDevice(
+                key_id=public.key_id.hex(),
+                user_id=user_id,
+                name="测试手机",
+                signing=b64url(public.signing),
+                receiving=b64url(public.receiving),
+            )
+        )
+        await session.commit()
+    return keys
+
+
+async def revoke(app: Starlette, keys: NodeKeys) -> None:
+    async with app.state.db.session() as session:
+        row = await session.get(AgentDevice, keys.key_id.hex())
+        assert row is not None
+        row.revoked_at = utcnow()
+        session.add(row)
+        await session.commit()
+
+
 async def test_an_enrolled_phone_uploads_by_its_signature_without_a_session(
     app: Starlette, personas: Personas
 ) -> None:
-    keys = NodeKeys.generate()
-    public = keys.public()
-    device = AgentDevice(
-        key_id=public.key_id.hex(),
-        user_id=personas.village_clerk.uid,
-        name="测试手机",
-        signing=base64.urlsafe_b64encode(public.signing).rstrip(b"=").decode(),
-        receiving=base64.urlsafe_b64encode(public.receiving).rstrip(b"=").decode(),
-    )
-    async with app.state.db.session() as session:
-        session.add(device)
-        await session.commit()
+    keys = await enrolled(app, personas.village_clerk.uid)
     body = json.dumps(declaration(PHOTO)).encode()
     async with make_client(app) as client:  # no cookie, no CSRF token
         declared = await client.post(
@@ -245,11 +265,6 @@ async def test_an_enrolled_phone_uploads_by_its_signature_without_a_session(
         assert forged.status_code == 401 and "本机的签名无效" in forged.json()["detail"]
         garbled = await client.get(listing, headers={"Authorization": "YC-Device zz:!!"})
         assert garbled.status_code == 401
-        async with app.state.db.session() as session:
-            row = await session.get(AgentDevice, device.key_id)
-            assert row is not None
-            row.revoked_at = utcnow()
-            session.add(row)
-            await session.commit()
+        await revoke(app, keys)
         revoked = await client.get(listing, headers=device_headers(keys, "GET", listing))
         assert revoked.status_code == 401
