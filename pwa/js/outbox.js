@@ -149,8 +149,9 @@ async function run(userId, onProgress) {
   onProgress({ done: 0, total });
   for (const [n, rec] of records.entries()) {
     // The service worker sent it (no photos: those need the page); then again, if need be.
+    // Its settle has just declared every photo again; otherwise that happens here.
     if (rec.answer && !(await settle(userId, device, rec, rec.answer, changes, true))) continue;
-    await photosPending(rec.id, userId, () => {}, true); // those marked sent are declared again
+    if (!rec.answer) await photosPending(rec.id, userId, () => {}, true); // marked sent too
     await idb.put(db, idb.OUTBOX, { ...rec, posted: true, answer: null });
     const state = await idb.get(db, idb.CASES, rec.id);
     if (state && state.stage === "phone") await idb.put(db, idb.CASES, { ...state, stage: "sent" });
